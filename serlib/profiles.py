@@ -1,0 +1,158 @@
+"""Profiles (`smoke`, `quick`, `paper`): the settings each notebook runs with.
+
+The settings live in ``serlib/profiles.yaml`` (configuration as data). A notebook's
+first code cell is a papermill ``parameters`` cell::
+
+    profile: str = "quick"   # smoke | quick | paper
+    corpus: str = None       # None = from the profile
+    ...
+
+and its next cell resolves them::
+
+    cfg = profiles.resolve("00_data_tour", profile=profile, corpus=corpus, ...)
+
+Every knob left at ``None`` takes the profile's value; a knob given explicitly wins
+and is type-checked against ``knobs`` in the YAML. The environment variable
+``SERLIB_PROFILE`` replaces the *default* profile (``"quick"``), which is how nbval
+executes the stored notebooks on ``smoke`` and how ``python -m serlib.run --profile``
+reaches notebooks run directly.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROFILES = ("smoke", "quick", "paper")
+DEFAULT_PROFILE = "quick"
+ENV_VAR = "SERLIB_PROFILE"
+_YAML = Path(__file__).with_name("profiles.yaml")
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "str": str, "int": int, "float": (int, float), "bool": bool, "list": (list, tuple), "dict": dict,
+}
+
+
+class ProfileError(ValueError):
+    """A profile, notebook or knob that does not exist, or a knob of the wrong type."""
+
+
+class Config(dict):
+    """The resolved settings of one notebook run: a dict with attribute access.
+
+    ``cfg.profile`` is the profile used; ``cfg.overrides`` the knobs given explicitly.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"no setting {name!r}; available: {', '.join(sorted(self))}") from None
+
+    def __repr__(self) -> str:
+        lines = [f"profile = {self.get('profile')!r}"]
+        for key in sorted(k for k in self if k not in ("profile", "overrides", "notebook")):
+            mark = "  (given)" if key in self.get("overrides", ()) else ""
+            lines.append(f"{key} = {self[key]!r}{mark}")
+        return "\n".join(lines)
+
+
+@lru_cache(maxsize=1)
+def _spec() -> dict:
+    with open(_YAML) as fh:
+        return yaml.safe_load(fh)
+
+
+def knob_types() -> dict[str, tuple[type, ...]]:
+    """The declared Python type(s) of every knob."""
+    out = {}
+    for name, spec in _spec()["knobs"].items():
+        names = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+        types: tuple[type, ...] = ()
+        for tname in names:
+            t = _TYPES[tname]
+            types += t if isinstance(t, tuple) else (t,)
+        out[name] = types
+    return out
+
+
+def notebooks() -> list[str]:
+    """Names of the notebooks that have profile settings."""
+    return sorted(_spec()["notebooks"])
+
+
+def knobs(notebook: str) -> list[str]:
+    """The knobs a notebook takes (besides ``profile``)."""
+    nbs = _spec()["notebooks"]
+    if notebook not in nbs:
+        raise ProfileError(f"no profile settings for notebook {notebook!r}; known: {', '.join(sorted(nbs))}")
+    return list(nbs[notebook]["knobs"])
+
+
+def default_profile() -> str:
+    """``$SERLIB_PROFILE`` if set (validated), else ``"quick"``."""
+    prof = os.environ.get(ENV_VAR) or DEFAULT_PROFILE
+    return check_profile(prof)
+
+
+def check_profile(profile: str) -> str:
+    """Validate a profile name; ``"auto"`` means ``paper`` on a CUDA machine, ``quick`` otherwise."""
+    if profile == "auto":
+        import torch
+
+        return "paper" if torch.cuda.is_available() else "quick"
+    if profile not in PROFILES:
+        raise ProfileError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)} (or auto)")
+    return profile
+
+
+def check_type(name: str, value: Any) -> None:
+    """Raise :class:`ProfileError` if ``value`` does not fit the declared type of knob ``name``."""
+    types = knob_types()
+    if name not in types:
+        raise ProfileError(f"unknown knob {name!r}; valid knobs: {', '.join(sorted(types))}")
+    if value is None:
+        return
+    ok = isinstance(value, types[name]) and not (isinstance(value, bool) and bool not in types[name])
+    if not ok:
+        expected = " or ".join(t.__name__ for t in types[name])
+        raise ProfileError(f"knob {name!r} expects {expected}, got {type(value).__name__} {value!r}")
+
+
+def settings(notebook: str, profile: str) -> dict[str, Any]:
+    """The profile's values for every knob of ``notebook`` (no overrides)."""
+    profile = check_profile(profile)
+    spec = _spec()
+    names = knobs(notebook)
+    merged = {**spec["common"][profile], **(spec["notebooks"][notebook].get(profile) or {})}
+    missing = [n for n in names if n not in merged]
+    if missing:
+        raise ProfileError(f"profiles.yaml: notebook {notebook!r} profile {profile!r} lacks values for {missing}")
+    return {n: merged[n] for n in names}
+
+
+def resolve(notebook: str, profile: str | None = None, **given: Any) -> Config:
+    """Resolve the settings of ``notebook``: profile values, with explicit (non-None) knobs on top.
+
+    ``profile=None`` or the default ``"quick"`` is replaced by ``$SERLIB_PROFILE`` when that is set.
+    Unknown knob names and values of the wrong type raise :class:`ProfileError`.
+    """
+    if profile is None or profile == DEFAULT_PROFILE:
+        profile = default_profile()
+    profile = check_profile(profile)
+    names = knobs(notebook)
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise ProfileError(
+            f"notebook {notebook!r} has no knob(s) {unknown}; its knobs: {', '.join(['profile', *names])}"
+        )
+    overrides = {}
+    for name, value in given.items():
+        check_type(name, value)
+        if value is not None:
+            overrides[name] = list(value) if isinstance(value, tuple) else value
+    values = {**settings(notebook, profile), **overrides}
+    return Config(values, profile=profile, notebook=notebook, overrides=tuple(sorted(overrides)))

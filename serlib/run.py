@@ -1,0 +1,241 @@
+"""The batch runner: execute the notebooks headless with papermill.
+
+Usage::
+
+    python -m serlib.run [--profile smoke|quick|paper|auto] [--only NAME ...] [-p KEY VALUE ...]
+                         [--no-prepare] [--list]
+
+- ``--profile auto`` (the default of ``make reproduce``) is ``paper`` on a CUDA machine, ``quick`` otherwise.
+- ``--only`` takes notebook names with or without ``.ipynb`` or a unique prefix (``03``).
+- ``-p KEY VALUE`` sets a notebook parameter; VALUE is parsed as YAML (``-p snrs "[0, 5]"``,
+  ``-p epochs 3``). Unknown keys and values of the wrong type are rejected before anything runs.
+- Executed notebooks go to ``runs/<profile>/``; a table of notebook, profile, status and duration
+  is printed at the end and saved as ``runs/<profile>/summary.csv``; ``results/summary.md`` is
+  regenerated from every ``results/*.csv``.
+- A notebook that fails is reported with its failing cell and error; the others still run and the
+  exit code is 1.
+
+The notebooks run in a Jupyter kernel of *this* interpreter (a kernelspec ``serlib`` is registered
+in ``sys.prefix`` on first use), so no system-wide kernel is needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+from serlib import paths, profiles
+
+NOTEBOOK_DIR = paths.REPO / "notebooks"
+RUNS_DIR = paths.REPO / "runs"
+KERNEL_NAME = "serlib"
+
+
+class RunnerError(SystemExit):
+    """A command-line error: printed, exit code 2."""
+
+    def __init__(self, message: str):
+        super().__init__(2)
+        self.message = message
+
+
+@dataclass
+class Outcome:
+    notebook: str
+    profile: str
+    status: str  # ok | failed
+    seconds: float
+    output: str
+    error: str = ""
+
+
+def available_notebooks(folder: Path = NOTEBOOK_DIR) -> list[str]:
+    """Stem names of the notebooks, sorted."""
+    return sorted(p.stem for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+
+
+def select(only: Sequence[str] | None, folder: Path = NOTEBOOK_DIR) -> list[str]:
+    """Resolve ``--only`` names (full names, ``.ipynb`` names or unique prefixes)."""
+    names = available_notebooks(folder)
+    if not only:
+        return names
+    chosen = []
+    for want in only:
+        stem = want[:-6] if want.endswith(".ipynb") else want
+        hits = [n for n in names if n == stem] or [n for n in names if n.startswith(stem)]
+        if len(hits) != 1:
+            why = "is ambiguous" if hits else "does not exist"
+            raise RunnerError(f"--only {want!r} {why}; notebooks: {', '.join(names)}")
+        if hits[0] not in chosen:
+            chosen.append(hits[0])
+    return chosen
+
+
+def parse_params(pairs: Sequence[Sequence[str]] | None) -> dict[str, Any]:
+    """``[("epochs", "3"), ...]`` -> ``{"epochs": 3}`` (values parsed as YAML)."""
+    out = {}
+    for key, raw in pairs or []:
+        try:
+            out[key] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            out[key] = raw
+    return out
+
+
+def notebook_parameters(name: str, folder: Path = NOTEBOOK_DIR) -> dict[str, dict]:
+    """The parameters declared in a notebook's ``parameters`` cell (papermill's inspection)."""
+    import papermill as pm
+
+    return pm.inspect_notebook(str(folder / f"{name}.ipynb"))
+
+
+def validate_params(names: Sequence[str], params: dict[str, Any], folder: Path = NOTEBOOK_DIR) -> dict[str, dict]:
+    """Check every ``-p`` key exists in at least one selected notebook and has the right type.
+
+    Returns, per notebook, the subset of ``params`` it declares.
+    """
+    declared = {n: notebook_parameters(n, folder) for n in names}
+    valid = sorted({k for d in declared.values() for k in d})
+    for key, value in params.items():
+        if key not in valid:
+            raise RunnerError(
+                f"unknown parameter {key!r} for {', '.join(names)}; valid parameters: {', '.join(valid)}"
+            )
+        try:
+            if key == "profile":
+                raise profiles.ProfileError("set the profile with --profile, not -p profile")
+            profiles.check_type(key, value)
+        except profiles.ProfileError as exc:
+            raise RunnerError(str(exc)) from None
+    return {n: {k: v for k, v in params.items() if k in declared[n]} for n in names}
+
+
+def ensure_kernel() -> str:
+    """Register a kernelspec for this interpreter in ``sys.prefix`` (once) and return its name."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+        if spec.argv and Path(spec.argv[0]).resolve() == Path(sys.executable).resolve():
+            return KERNEL_NAME
+    except Exception:  # not registered yet (NoSuchKernel) or broken
+        pass
+    from ipykernel.kernelspec import install
+
+    install(kernel_name=KERNEL_NAME, display_name=f"Python (serlib: {sys.prefix})", prefix=sys.prefix)
+    return KERNEL_NAME
+
+
+def execute(name: str, profile: str, params: dict[str, Any], out_dir: Path, kernel: str,
+            folder: Path = NOTEBOOK_DIR) -> Outcome:
+    """Run one notebook with papermill; never raises for a failing notebook."""
+    import papermill as pm
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    output = out_dir / f"{name}.ipynb"
+    start = time.perf_counter()
+    try:
+        pm.execute_notebook(
+            str(folder / f"{name}.ipynb"), str(output), parameters={"profile": profile, **params},
+            kernel_name=kernel, cwd=str(folder), progress_bar=sys.stderr.isatty(), log_output=False,
+        )
+        return Outcome(name, profile, "ok", time.perf_counter() - start, str(output))
+    except pm.PapermillExecutionError as exc:
+        msg = f"cell {exc.exec_count} (index {exc.cell_index}): {exc.ename}: {exc.evalue}"
+        return Outcome(name, profile, "failed", time.perf_counter() - start, str(output), msg)
+    except Exception as exc:  # kernel died, notebook unreadable, ...
+        return Outcome(name, profile, "failed", time.perf_counter() - start, str(output),
+                       f"{type(exc).__name__}: {exc}")
+
+
+def prepare(profile: str) -> None:
+    """Generate the embedded corpus, cross-corpus variant and noise bank for ``profile`` (cached)."""
+    from serlib import corpora, noise
+
+    common = profiles._spec()["common"][profile]
+    corpora.load("synthetic", size=common["corpus_size"], seed=common["seed"])
+    corpora.load("synthetic_xcorpus", size=common["corpus_size"], seed=common["seed"])
+    noise.load_noise("synthetic")
+
+
+def summary_table(outcomes: Sequence[Outcome]) -> str:
+    """A plain-text table of the outcomes."""
+    rows = [("notebook", "profile", "status", "seconds")]
+    rows += [(o.notebook, o.profile, o.status, f"{o.seconds:.1f}") for o in outcomes]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def write_summaries(outcomes: Sequence[Outcome], out_dir: Path) -> None:
+    """``runs/<profile>/summary.csv`` and ``results/summary.md``."""
+    import pandas as pd
+
+    pd.DataFrame([o.__dict__ for o in outcomes]).to_csv(out_dir / "summary.csv", index=False)
+    try:
+        from serlib import results
+    except ImportError:  # results module not built yet
+        return
+    df = results.collect(paths.results_dir())
+    if len(df):
+        (paths.results_dir() / "summary.md").write_text(results.summary_markdown(df))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m serlib.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", default="auto", help="smoke | quick | paper | auto (default: auto)")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="notebooks to run (names or prefixes)")
+    parser.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"),
+                        help="notebook parameter (VALUE parsed as YAML); repeatable")
+    parser.add_argument("--out", type=Path, default=None, help="folder for executed notebooks (runs/<profile>)")
+    parser.add_argument("--no-prepare", action="store_true", help="skip generating the embedded data first")
+    parser.add_argument("--list", action="store_true", help="list notebooks and their parameters, then exit")
+    args = parser.parse_args(argv)
+    try:
+        names = select(args.only)
+        if args.list:
+            for n in names:
+                print(n + ": " + ", ".join(notebook_parameters(n)))
+            return 0
+        try:
+            profile = profiles.check_profile(args.profile)
+        except profiles.ProfileError as exc:
+            raise RunnerError(str(exc)) from None
+        per_nb = validate_params(names, parse_params(args.param))
+    except RunnerError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+
+    from tqdm.auto import tqdm
+
+    os.environ[profiles.ENV_VAR] = profile  # notebooks run directly by a notebook see it too
+    out_dir = args.out or RUNS_DIR / profile
+    if not args.no_prepare:
+        print(f"Preparing the embedded data for profile {profile!r} ...", flush=True)
+        prepare(profile)
+    kernel = ensure_kernel()
+    outcomes = []
+    bar = tqdm(names, desc=f"notebooks ({profile})", unit="nb")
+    for name in bar:
+        bar.set_postfix_str(name)
+        outcome = execute(name, profile, per_nb[name], out_dir, kernel)
+        outcomes.append(outcome)
+        if outcome.status != "ok":
+            tqdm.write(f"FAILED {name}: {outcome.error}\n  see {outcome.output}")
+    write_summaries(outcomes, out_dir)
+    print("\n" + summary_table(outcomes))
+    print(f"\nexecuted notebooks: {out_dir}")
+    failed = [o for o in outcomes if o.status != "ok"]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""Shared pytest fixtures.
+
+- ``tmp_data``: points SERLIB_DATA / SERLIB_RESULTS / SERLIB_FIGURES at a temporary folder,
+  so unit tests never touch the user's caches.
+- nbval runs notebooks on ``smoke``: SERLIB_PROFILE defaults to smoke for the whole session.
+- ``shared_data``: the team's real-audio folder ``../shared/data`` or a skip with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# nbval executes the stored notebooks (default profile "quick") on the `smoke` profile.
+os.environ.setdefault("SERLIB_PROFILE", "smoke")
+
+from serlib import paths
+
+
+@pytest.fixture
+def tmp_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("SERLIB_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("SERLIB_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("SERLIB_FIGURES", str(tmp_path / "figures"))
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def shared_data():
+    root = paths.shared_data_dir()
+    if root is None:
+        pytest.skip("../shared/data (the team's small real-audio set) is not present beside the checkout")
+    return root

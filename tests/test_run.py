@@ -1,0 +1,66 @@
+"""serlib.run: the papermill runner's argument handling and failure reporting."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from serlib import run
+
+
+def test_only_nonexistent_lists_notebooks(capsys):
+    assert run.main(["--only", "nonexistent", "--profile", "smoke"]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "00_data_tour" in err
+
+
+def test_only_accepts_prefix_and_suffix():
+    assert run.select(["00"]) == ["00_data_tour"]
+    assert run.select(["00_data_tour.ipynb"]) == ["00_data_tour"]
+
+
+def test_unknown_param_lists_valid_names(capsys):
+    assert run.main(["--only", "00", "--profile", "smoke", "-p", "learning_rate", "0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown parameter 'learning_rate'" in err and "snrs" in err and "corpus" in err
+
+
+def test_param_of_wrong_type_is_rejected(capsys):
+    assert run.main(["--only", "00", "--profile", "smoke", "-p", "snrs", "five"]) == 2
+    assert "expects list" in capsys.readouterr().err
+
+
+def test_bad_profile(capsys):
+    assert run.main(["--profile", "turbo", "--only", "00"]) == 2
+    assert "unknown profile" in capsys.readouterr().err
+
+
+def test_params_parsed_as_yaml():
+    assert run.parse_params([("snrs", "[0, 5]"), ("epochs", "3"), ("corpus", "iemocap")]) == {
+        "snrs": [0, 5], "epochs": 3, "corpus": "iemocap"}
+
+
+def _notebook(path, code):
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('profile: str = "quick"\nx: int = None')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(code)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+def test_failing_notebook_is_reported_and_others_still_run(tmp_path):
+    _notebook(tmp_path / "a_ok.ipynb", "y = 1 + 1")
+    _notebook(tmp_path / "b_bad.ipynb", "raise ValueError('boom in cell 2')")
+    kernel = run.ensure_kernel()
+    outcomes = [run.execute(n, "smoke", {}, tmp_path / "out", kernel, folder=tmp_path)
+                for n in run.available_notebooks(tmp_path)]
+    assert [o.status for o in outcomes] == ["ok", "failed"]
+    assert "ValueError" in outcomes[1].error and "boom in cell 2" in outcomes[1].error
+    executed = json.loads((tmp_path / "out" / "a_ok.ipynb").read_text())
+    injected = [c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert injected and "smoke" in "".join(injected[0]["source"])
+    table = run.summary_table(outcomes)
+    assert "b_bad" in table and "failed" in table
