@@ -1,0 +1,267 @@
+"""serlib.protocols: every split speaker-independent, complete, deterministic; clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from serlib import protocols as P
+
+COLUMNS = ["utt_id", "path", "corpus", "speaker", "gender", "session", "emotion",
+           "arousal", "valence", "dominance", "transcript", "split", "duration"]
+
+
+def manifest(n_sessions: int = 5, corpus: str = "toy", seed: int = 0, per_speaker=(8, 15)) -> pd.DataFrame:
+    """IEMOCAP-like: ``n_sessions`` sessions x 2 speakers (F/M), unequal utterance counts."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(1, n_sessions + 1):
+        for g in "FM":
+            spk = f"Ses{s:02d}{g}"
+            for i in range(int(rng.integers(*per_speaker))):
+                rows.append({
+                    "utt_id": f"{corpus}_{spk}_{i:03d}", "path": f"/data/{spk}_{i:03d}.wav", "corpus": corpus,
+                    "speaker": spk, "gender": g, "session": f"Ses{s:02d}",
+                    "emotion": ["angry", "happy", "neutral", "sad"][i % 4], "arousal": 3.0, "valence": 3.0,
+                    "dominance": 3.0, "transcript": "words", "split": None, "duration": 2.0,
+                })
+    m = pd.DataFrame(rows, columns=COLUMNS)
+    # shuffle rows and give a non-positional index: indices must be positional anyway
+    return m.sample(frac=1.0, random_state=seed).set_index(pd.Index(np.arange(len(m)) * 10 + 7))
+
+
+def speakers(frame: pd.DataFrame) -> set:
+    return set(frame["speaker"])
+
+
+def check_partition(m: pd.DataFrame, split: P.Split) -> None:
+    """Every row in at most one part, no speaker in two parts."""
+    parts = [split.train, split.val, split.test]
+    allrows = np.concatenate(parts)
+    assert np.unique(allrows).size == allrows.size
+    frames = split.frames(m)
+    assert not speakers(frames["train"]) & speakers(frames["val"])
+    assert not speakers(frames["train"]) & speakers(frames["test"])
+    assert not speakers(frames["val"]) & speakers(frames["test"])
+
+
+# --------------------------------------------------------------------------- leave-one-speaker-out
+def test_loso_speaker_folds_partner_validation_and_full_coverage():
+    m = manifest()
+    splits = P.leave_one_speaker_out(m)
+    assert len(splits) == 10
+    tested = []
+    for sp in splits:
+        check_partition(m, sp)
+        f = sp.frames(m)
+        (test_spk,) = speakers(f["test"])
+        (val_spk,) = speakers(f["val"])
+        assert val_spk[:5] == test_spk[:5] and val_spk != test_spk  # the session partner
+        assert len(speakers(f["train"])) == 8
+        assert sp.sizes()["train"] + sp.sizes()["val"] + sp.sizes()["test"] == len(m)
+        assert sp.name == f"speaker={test_spk}"
+        tested.extend(f["test"]["utt_id"])
+    assert sorted(tested) == sorted(m["utt_id"])  # every utterance tested exactly once
+
+
+def test_loso_speaker_without_validation_and_limit_folds():
+    m = manifest()
+    splits = P.leave_one_speaker_out(m, val=None, limit_folds=3)
+    assert len(splits) == 3
+    assert all(sp.val.size == 0 and sp.train.size + sp.test.size == len(m) for sp in splits)
+
+
+def test_loso_speaker_session_without_partner_is_an_error():
+    m = manifest()
+    m = m[m["speaker"] != "Ses03M"]
+    with pytest.raises(ValueError, match="'toy/Ses03F' has no partner speaker in session"):
+        P.leave_one_speaker_out(m)
+
+
+def test_loso_speaker_needs_sessions_for_partner_validation():
+    m = manifest().assign(session=None)
+    with pytest.raises(ValueError, match="needs a 'session' column"):
+        P.leave_one_speaker_out(m)
+    assert len(P.leave_one_speaker_out(m, val=None)) == 10
+
+
+# --------------------------------------------------------------------------- leave-one-session-out
+def test_loso_session_folds_with_speaker_disjoint_validation():
+    m = manifest()
+    splits = P.leave_one_session_out(m, val_frac=0.1, seed=0)
+    assert [sp.name for sp in splits] == [f"session=Ses{s:02d}" for s in range(1, 6)]
+    for sp in splits:
+        check_partition(m, sp)
+        f = sp.frames(m)
+        assert {s[:5] for s in speakers(f["test"])} == {sp.name.split("=")[1]}
+        assert len(speakers(f["test"])) == 2 and len(speakers(f["val"])) >= 1
+        frac = len(f["val"]) / (len(f["val"]) + len(f["train"]))
+        assert 0.05 < frac < 0.2
+    # deterministic for a seed
+    again = P.leave_one_session_out(m, val_frac=0.1, seed=0)
+    assert all(np.array_equal(a.val, b.val) for a, b in zip(splits, again))
+
+
+def test_loso_session_next_session_validation():
+    m = manifest()
+    for k, sp in enumerate(P.leave_one_session_out(m, val="next_session")):
+        check_partition(m, sp)
+        assert set(sp.frame("val", m)["session"]) == {f"Ses{(k + 1) % 5 + 1:02d}"}
+
+
+def test_loso_session_refuses_speakers_spanning_sessions():
+    m = manifest()
+    m.loc[m["speaker"] == "Ses02F", "session"] = np.where(
+        np.arange((m["speaker"] == "Ses02F").sum()) % 2 == 0, "Ses02", "Ses03")
+    with pytest.raises(P.SpeakerLeakError, match="Ses02F"):
+        P.leave_one_session_out(m)
+
+
+# --------------------------------------------------------------------------- holdout
+def test_speaker_holdout_fractions_and_disjointness():
+    m = manifest(n_sessions=15, per_speaker=(20, 40))  # 30 speakers
+    sp = P.speaker_holdout(m, test_size=0.2, val_size=0.1, seed=0)
+    check_partition(m, sp)
+    n = len(m)
+    assert sp.train.size + sp.val.size + sp.test.size == n
+    assert sp.test.size / n == pytest.approx(0.2, abs=0.03)
+    assert sp.val.size / (n - sp.test.size) == pytest.approx(0.1, abs=0.02)
+
+
+def test_speaker_holdout_deterministic_per_seed_and_varies_with_seed():
+    m = manifest(n_sessions=15, per_speaker=(20, 40))
+    a, b = P.speaker_holdout(m, seed=3), P.speaker_holdout(m, seed=3)
+    assert np.array_equal(a.test, b.test) and np.array_equal(a.val, b.val)
+    tests = {tuple(sorted(speakers(P.speaker_holdout(m, seed=s).frame("test", m)))) for s in range(5)}
+    assert len(tests) > 1
+
+
+def test_speaker_holdout_on_few_speakers():
+    m = manifest(n_sessions=1)  # two speakers
+    with pytest.raises(ValueError, match="at least 3 speakers"):
+        P.speaker_holdout(m)
+    with pytest.warns(UserWarning, match="test part holds"):
+        sp = P.speaker_holdout(m, val_size=0)  # 2 speakers are enough without validation
+    assert len(speakers(sp.frame("test", m))) == 1
+    m3 = pd.concat([m, manifest(n_sessions=2, seed=1).query("session == 'Ses02'").head(10)])
+    m3 = m3[m3["speaker"] != "Ses02M"]  # three speakers: each part gets one, fractions are far off
+    with pytest.warns(UserWarning, match="whole speakers"):
+        sp = P.speaker_holdout(m3)
+    assert all(len(speakers(f)) == 1 for f in sp.frames(m3).values())
+
+
+# --------------------------------------------------------------------------- cross-corpus
+def test_cross_corpus_index_semantics():
+    src = manifest(corpus="iemocap_like")
+    tgt = manifest(n_sessions=6, corpus="improv_like", seed=1)
+    sp = P.cross_corpus(src, tgt, select_frac=0.3, seed=0)
+    assert sp.cross_corpus and sp.name == "cross:iemocap_like->improv_like-seed0"
+    f = sp.frames(src, tgt)
+    assert set(f) == {"train", "val", "select", "test"}
+    assert set(f["train"]["corpus"]) == set(f["val"]["corpus"]) == {"iemocap_like"}
+    assert set(f["select"]["corpus"]) == set(f["test"]["corpus"]) == {"improv_like"}
+    assert sp.train.size + sp.val.size == len(src) and sp.select.size + sp.test.size == len(tgt)
+    assert not speakers(f["select"]) & speakers(f["test"])
+    assert not speakers(f["train"]) & speakers(f["val"])
+    assert sp.select.size / len(tgt) == pytest.approx(0.3, abs=0.05)
+    # same speaker names in both corpora do not count as leakage: corpus-qualified
+    assert speakers(f["train"]) & speakers(f["test"])
+    with pytest.raises(ValueError, match="frames\\(source_manifest, target_manifest\\)"):
+        sp.frames(src)
+    # the target's selection/test split does not depend on the source's validation size
+    assert np.array_equal(P.cross_corpus(src, tgt, val_size=0.2, seed=0).select, sp.select)
+    assert P.cross_corpus(src, tgt, val_size=0).val.size == 0
+
+
+def test_cross_corpus_needs_two_target_speakers():
+    src = manifest()
+    tgt = manifest(n_sessions=1, corpus="other")
+    tgt = tgt[tgt["speaker"] == "Ses01F"]
+    with pytest.raises(ValueError, match="selection speakers of the test corpus"):
+        P.cross_corpus(src, tgt)
+
+
+# --------------------------------------------------------------------------- predefined
+def test_predefined_uses_split_column():
+    m = manifest()
+    part = {"Ses01": "Test1", "Ses02": "Development"}
+    m["split"] = m["session"].map(part).fillna("Train")
+    sp = P.predefined(m)
+    check_partition(m, sp)
+    assert set(sp.frame("test", m)["session"]) == {"Ses01"}
+    assert set(sp.frame("val", m)["session"]) == {"Ses02"}
+    m.loc[m["session"] == "Ses05", "split"] = "Test2"
+    sp2 = P.predefined(m, test="test2")
+    assert set(sp2.frame("test", m)["session"]) == {"Ses05"}
+    assert sp2.train.size + sp2.val.size + sp2.test.size < len(m)  # Test1 rows left out
+
+
+def test_predefined_detects_leaks_and_missing_column():
+    m = manifest()
+    with pytest.raises(ValueError, match="needs a 'split' column"):
+        P.predefined(m)
+    m["split"] = np.where(m["session"] == "Ses01", "test", "train")
+    m.loc[m.index[m["speaker"] == "Ses02M"][:2], "split"] = "test"
+    with pytest.raises(P.SpeakerLeakError, match=r"train&test: \['toy/Ses02M'\]"):
+        P.predefined(m)
+    m["split"] = "train"
+    with pytest.raises(ValueError, match="no rows for the test part"):
+        P.predefined(m)
+
+
+def test_predefined_ignores_unknown_speakers_with_a_warning():
+    m = manifest()
+    m["split"] = np.where(m["session"] == "Ses01", "test", "train")
+    m.loc[m.index[:4], "speaker"] = "Unknown"
+    with pytest.warns(UserWarning, match="4 row\\(s\\) have no known speaker"):
+        P.predefined(m)
+
+
+# --------------------------------------------------------------------------- checks
+def test_assert_speaker_disjoint_names_leaking_speakers():
+    m = manifest()
+    keys = m["speaker"].to_numpy()
+    train = np.flatnonzero(keys != "Ses01F")
+    test = np.flatnonzero(keys == "Ses01F")
+    leak = P.Split("bad", train[2:], np.zeros(0, dtype=np.int64), np.concatenate([test, train[:2]]))
+    leaked = sorted({f"toy/{s}" for s in keys[train[:2]]})
+    with pytest.raises(P.SpeakerLeakError, match="train&test: " + str(leaked).replace("[", r"\[").replace("]", r"\]")):
+        P.assert_speaker_disjoint(m, leak)
+    overlap = P.Split("dup", train, np.zeros(0, dtype=np.int64), np.concatenate([test, train[:1]]))
+    with pytest.raises(ValueError, match="in both train and test"):
+        P.assert_speaker_disjoint(m, overlap)
+    out = P.Split("oob", np.array([0, len(m)]), np.zeros(0, dtype=np.int64), np.array([1]))
+    with pytest.raises(IndexError, match="out of range"):
+        P.assert_speaker_disjoint(m, out)
+
+
+def test_missing_speakers_are_refused():
+    m = manifest()
+    m.loc[m.index[3], "speaker"] = None
+    with pytest.raises(ValueError, match="1 row\\(s\\) have no speaker"):
+        P.leave_one_speaker_out(m)
+
+
+def test_split_refuses_another_manifest():
+    m = manifest()
+    sp = P.speaker_holdout(m)
+    with pytest.raises(ValueError, match="made from a different manifest"):
+        sp.frames(m.sample(frac=1.0, random_state=1))
+    assert len(sp.frame("test", m.copy())) == sp.test.size  # same rows, same order: fine
+
+
+def test_summary_lists_speakers():
+    m = manifest()
+    s = P.leave_one_speaker_out(m)[0].summary(m)
+    assert list(s.index) == ["train", "val", "test"]
+    assert s.loc["test", "speaker_ids"] == "Ses01F" and s.loc["val", "speaker_ids"] == "Ses01M"
+
+
+def test_make_dispatches_by_name():
+    m = manifest()
+    assert len(P.make(m, "loso_speaker")) == 10
+    assert len(P.make(m, "leave_one_session_out", limit_folds=2)) == 2
+    assert len(P.make(m, "holdout", seed=1)) == 1
+    with pytest.raises(ValueError, match="unknown protocol 'kfold'"):
+        P.make(m, "kfold")
