@@ -1,0 +1,615 @@
+"""TRNet: two-level refinement network on top of a frozen speech-enhancement front end (paper 3).
+
+Chen & Zhang, "TRNet: Two-level Refinement Network leveraging Speech Enhancement for Noise
+Robust Speech Emotion Recognition" (``../shared/papers/3_trnet_chen_zhang.txt``). The speech
+enhancement (SE) front end itself lives in :mod:`serlib.enhance`; TRNet receives spectrograms:
+
+- ``noisy`` X, ``enhanced`` X_e = LMFB(SE(noisy)) and, during training only, ``clean`` X_s,
+  each a float tensor ``(batch, frames, 80)`` of log-mel filterbanks (25 ms / 10 ms, 500 frames).
+
+What this module builds (paper section in brackets):
+
+- :class:`SNRAwareModule` [3.2, eqs. 1-5]: ``d_i = cos(X[:, i], X_e[:, i])`` over time for each mel
+  bin i (a vector of 80), ``c = Hardtanh_{0,1}(Linear(80 -> 1)(d))``, ``X~ = c*X + (1-c)*X_e``.
+- :class:`SERNet` [3.3, 4.2]: the SER module. Residual conv blocks with 32, 64, 128, 256 filters,
+  5x5 kernels, stride 2; average pooling over frequency; attention pooling over time -> h (256-d);
+  a classifier -> logits. Used alone it is Baseline-c (trained on clean), Baseline-n (clean + noisy)
+  and Baseline-e (input = enhanced spectrogram) [4.4]; a pre-trained, frozen copy is the teacher
+  that gives ``h_s`` from the clean spectrogram.
+- :class:`FiLMBridge` [3.4, eq. 6]: ``h~ = FC1(c) * h + FC2(c)``.
+- :class:`TRNet` [3.5, eq. 8]: ``L = L_task + alpha * L_low + beta * L_high`` with
+  ``L_low = MSE(X~, X_s)``, ``L_high = MSE(h~, h_s)``, alpha = beta = 0.5. The ablations of Table 1
+  are flags: :func:`make_trnet` with ``"wo_low"`` / ``"wo_high"`` (see :data:`VARIANTS`).
+- For the shared loop :func:`serlib.training.fit`: :func:`train_step` (the three-term loss; batch =
+  ``dict(noisy, enhanced, clean, y)``), :func:`predict_fn` (validation on such batches) and
+  :class:`TripletDataset` (in-memory spectrograms -> fixed-length dict items).
+- Analyses: :meth:`TRNet.predict_c` (Figure 2: c vs SNR), :meth:`TRNet.embed` /
+  :meth:`SERNet.embed` (Figure 3: t-SNE of representations).
+
+Typical use::
+
+    teacher = SERNet()                       # train as Baseline-c with fit(teacher, (X_clean, y), ...)
+    model = make_trnet("trnet", teacher)     # teacher deep-copied and frozen
+    res = fit(model, TripletDataset(noisy, enhanced, clean, y), TripletDataset(vn, ve, None, vy),
+              train_step=train_step, predict_fn=predict_fn, val_metric="uar",
+              lr=1e-3, batch_size=32, epochs=80, grad_clip=10.0)
+
+Choices where the paper is vague (the official code is GitHub ``zxpoqas123/TRNet``, read for this
+module; ``NOTES.md`` summarises it). Each one is a constructor argument where that is cheap.
+
+1. **Deltas** (``SERNet(deltas=True)``, default). The paper says "80-dimensional LMFB"; the
+   official code stacks the LMFB with its deltas and delta-deltas (3 channels) *inside* the model,
+   after compensation. We do the same (``torchaudio.functional.compute_deltas``, window 5), so the
+   inputs, the cosine similarity and L_low stay on the 80 static bins exactly as the paper writes
+   them; ``deltas=False`` gives the literal single-channel reading.
+2. **Fixed length.** 500 frames (= the official 5 s): shorter clips are *tiled* (repeated) and
+   longer ones truncated (:func:`fix_length`), as the official code repeats the waveform; no
+   padding masks are needed. Cutting is done from the start (deterministic).
+3. **Input normalisation**: a BatchNorm over every (channel, mel bin) before the first conv. The
+   official ``bn0`` normalises per mel bin only (pooling static and delta channels); log-mel
+   values have a large offset, so some per-bin normalisation is needed either way.
+4. **Residual block** (the paper gives filters, kernel and stride only; the official code has a
+   plain CNN6 with 64..512 filters and 2x2 max pooling, not what the paper describes, so we follow
+   the paper): ``conv5x5/stride2 -> BN -> ReLU -> conv5x5/stride1 -> BN``, plus a projection
+   shortcut ``conv1x1/stride2 -> BN``, summed, then ReLU (the ResNet basic block with the stride on
+   the first conv), followed by dropout 0.2 (as after every official block). Padding 2 keeps
+   ``ceil(n/2)`` per stride: 500 x 80 -> 250x40 -> 125x20 -> 63x10 -> 32x5.
+5. **Attention pooling** over time: the official ``AttBlock`` (PANNs style): two 1x1 convs give
+   attention logits and values of size ``h_dim`` = 256; the logits are clamped to [-10, 10] and
+   soft-maxed over time *per dimension*; h = sum over time of weights x values. (The paper cites
+   Mirsamadi et al. 2017, whose weights are one scalar per frame; we follow the code the authors
+   ran.)
+6. **Classifier**: ``Linear(256, 128) -> ReLU -> Dropout(0.3) -> Linear(128, n_classes)`` (the
+   official head, minus its BatchNorm1d, which fails on a final training batch of one example: the
+   shared loop keeps partial batches). It outputs logits; ``L_task`` = cross-entropy.
+7. **Where the bridge sits**: the classifier reads the calibrated ``h~`` (official code), so the
+   bridge also acts at inference (the red arrows of the paper's Figure 1).
+8. **Norms in the losses**: ``||.||_2^2`` in eqs. 5 and 7 is implemented as the *mean* squared
+   error over all elements (the official ``MSE`` = sum / numel); with a sum the weights 0.5 would
+   depend on the batch and spectrogram size.
+9. **Teacher**: ``h_s`` is the frozen teacher's attention-pooled representation of X_s, computed in
+   eval mode (BatchNorm running statistics, no dropout) without gradients; ``TRNet.train()`` never
+   switches the teacher to training mode. The teacher is deep-copied, so freezing it does not
+   touch the caller's Baseline-c. The student SER module starts from random weights as in the
+   official code (``init_from_teacher=True`` starts it from the teacher's weights instead).
+10. **Initialisation**: conv and linear weights Xavier-uniform, biases 0 (official). Two
+    exceptions, so that training starts from the plain model and no gradient is lost: the SNR
+    layer starts at weight 0, bias 0.5 (c = 0.5 for every input, the middle of the Hardtanh's
+    linear range; a random start can saturate at 0 or 1 where Hardtanh passes no gradient), and
+    the FiLM layers start at the identity (FC1 -> 1, FC2 -> 0, i.e. h~ = h). The official code uses
+    PyTorch's default initialisation for both.
+11. **Ablations** (official scripts): "w/o L_low" = alpha 0, the SNR-aware module kept (c is then
+    trained through the task and L_high only); "w/o L_high" = beta 0 *and* no bridge (the official
+    ``TRNet_wo_high`` removes the FiLM module; the classifier reads h) and no teacher needed.
+
+Training recipe facts from the paper/official code, for the notebook: Adam 1e-3, batch 32, at most
+80 epochs (official scripts: 100), gradient-norm clipping at 10 (official), CE loss. Each training
+item is drawn at one SNR from {clean, 20, 15, 10, 5, 0 dB} (official ``data.py``); a clean item
+enters as ``noisy = clean``, ``enhanced = LMFB(SE(clean))``. Select the epoch on the validation
+speaker (the official script reports the best *test* epoch; we do not).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import Dataset
+from torchaudio.functional import compute_deltas
+
+__all__ = [
+    "N_FRAMES",
+    "N_MELS",
+    "VARIANTS",
+    "AttentionPooling",
+    "FiLMBridge",
+    "ResidualBlock",
+    "SERNet",
+    "SNRAwareModule",
+    "TRNet",
+    "TRNetOutput",
+    "TripletDataset",
+    "count_parameters",
+    "fix_length",
+    "make_trnet",
+    "predict_fn",
+    "train_step",
+]
+
+N_MELS = 80
+"""Mel bins of the input (paper 4.2)."""
+N_FRAMES = 500
+"""Frames per clip after tiling/truncation (paper 4.2; 5 s at a 10 ms shift)."""
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "trnet": dict(alpha=0.5, beta=0.5, bridge=True),
+    "wo_low": dict(alpha=0.0, beta=0.5, bridge=True),
+    "wo_high": dict(alpha=0.5, beta=0.0, bridge=False),
+}
+"""The three TRNet systems of Table 1: loss weights and whether the FiLM bridge exists."""
+
+
+# --------------------------------------------------------------------------- helpers
+def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:
+    """Number of parameters of ``module`` (only those with ``requires_grad`` by default)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+def fix_length(spec: np.ndarray | torch.Tensor, n_frames: int = N_FRAMES) -> np.ndarray | torch.Tensor:
+    """Tile (repeat) or truncate a ``(frames, bins)`` spectrogram to exactly ``n_frames`` frames.
+
+    Repetition instead of zero padding follows the official code (it repeats the waveform) and
+    avoids fake "silence" frames, whose log-mel value would be arbitrary. Returns the same type.
+    """
+    if n_frames < 1:
+        raise ValueError(f"n_frames must be >= 1, got {n_frames}")
+    if spec.ndim != 2 or spec.shape[0] == 0:
+        raise ValueError(f"fix_length expects a non-empty (frames, bins) spectrogram, got shape {tuple(spec.shape)}")
+    t = spec.shape[0]
+    if t < n_frames:
+        reps = -(-n_frames // t)
+        spec = torch.cat([spec] * reps) if isinstance(spec, torch.Tensor) else np.concatenate([spec] * reps)
+    return spec[:n_frames]
+
+
+def _init_layer(layer: nn.Module) -> None:
+    nn.init.xavier_uniform_(layer.weight)
+    if getattr(layer, "bias", None) is not None:
+        nn.init.zeros_(layer.bias)
+
+
+def _check_spec(x: torch.Tensor, name: str, n_mels: int) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor (batch, frames, {n_mels}), got {type(x).__name__}")
+    if x.ndim != 3 or x.shape[-1] != n_mels or x.shape[1] < 1:
+        hint = " (frames and mel bins swapped? pass (batch, frames, mels))" if x.ndim == 3 and x.shape[1] == n_mels else ""
+        raise ValueError(f"{name} must have shape (batch, frames, {n_mels}), got {tuple(x.shape)}{hint}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got {x.dtype}")
+
+
+# --------------------------------------------------------------------------- SER module
+class ResidualBlock(nn.Module):
+    """``conv(k, stride) -> BN -> ReLU -> conv(k, 1) -> BN`` + projection shortcut, then ReLU.
+
+    The shortcut is ``conv1x1(stride) -> BN`` when the stride or the width changes, else identity.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 5, stride: int = 2) -> None:
+        super().__init__()
+        pad = kernel_size // 2
+        self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size, stride, pad, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size, 1, pad, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False), nn.BatchNorm2d(out_channels)
+            )
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                _init_layer(m)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C_in, T, F) -> (B, C_out, ceil(T/stride), ceil(F/stride))``."""
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return F.relu(y + self.shortcut(x))
+
+
+class AttentionPooling(nn.Module):
+    """Attention pooling over time (official ``AttBlock``): per-dimension softmax weights.
+
+    ``x (B, C, T) -> h (B, h_dim)``; ``h = sum_t softmax_t(clamp(W_a x, -10, 10)) * (W_v x)``.
+    """
+
+    def __init__(self, in_channels: int, h_dim: int = 256) -> None:
+        super().__init__()
+        self.att = nn.Conv1d(in_channels, h_dim, 1)
+        self.val = nn.Conv1d(in_channels, h_dim, 1)
+        _init_layer(self.att)
+        _init_layer(self.val)
+
+    def forward(self, x: torch.Tensor, return_weights: bool = False):
+        w = torch.softmax(torch.clamp(self.att(x), -10.0, 10.0), dim=-1)
+        h = torch.sum(w * self.val(x), dim=-1)
+        return (h, w) if return_weights else h
+
+
+class SERNet(nn.Module):
+    """The SER module of TRNet (paper 3.3 / 4.2); alone it is Baseline-c, -n and -e.
+
+    Args:
+        n_classes: emotion classes (4: angry, happy, neutral, sad).
+        n_mels: mel bins of the input spectrogram.
+        channels: filters of the residual blocks (paper: 32, 64, 128, 256). Smaller widths are
+            allowed for CPU profiles; say so when reporting.
+        kernel_size, stride: of the first conv of each block (paper: 5, 2).
+        deltas: stack deltas and delta-deltas as input channels (official code; see choice 1).
+        h_dim: size of the utterance representation h (official: 256).
+        dropout: after each residual block (official: 0.2). head_dropout: in the classifier (0.3).
+
+    ``forward(x)`` maps ``(batch, frames, n_mels)`` to logits ``(batch, n_classes)``; with
+    ``return_h=True`` it returns ``(logits, h)``. ``config`` holds the constructor arguments, so an
+    identical copy is ``SERNet(**net.config)``.
+    """
+
+    def __init__(
+        self,
+        n_classes: int = 4,
+        n_mels: int = N_MELS,
+        channels: Sequence[int] = (32, 64, 128, 256),
+        kernel_size: int = 5,
+        stride: int = 2,
+        deltas: bool = True,
+        h_dim: int = 256,
+        dropout: float = 0.2,
+        head_dropout: float = 0.3,
+    ) -> None:
+        super().__init__()
+        channels = tuple(int(c) for c in channels)
+        if n_classes < 2 or n_mels < 1 or h_dim < 2 or not channels or min(channels) < 1:
+            raise ValueError(
+                f"SERNet: need n_classes >= 2, n_mels >= 1, h_dim >= 2 and positive channels; got "
+                f"n_classes={n_classes}, n_mels={n_mels}, h_dim={h_dim}, channels={channels}"
+            )
+        if kernel_size < 1 or kernel_size % 2 == 0 or stride < 1:
+            raise ValueError(f"SERNet: kernel_size must be odd and >= 1, stride >= 1; got {kernel_size}, {stride}")
+        self.config = dict(n_classes=n_classes, n_mels=n_mels, channels=channels, kernel_size=kernel_size,
+                           stride=stride, deltas=deltas, h_dim=h_dim, dropout=dropout, head_dropout=head_dropout)
+        self.n_mels, self.deltas = n_mels, deltas
+        in_ch = 3 if deltas else 1
+        self.input_bn = nn.BatchNorm1d(in_ch * n_mels)
+        blocks, c_prev = [], in_ch
+        for c in channels:
+            blocks += [ResidualBlock(c_prev, c, kernel_size, stride), nn.Dropout(dropout)]
+            c_prev = c
+        self.encoder = nn.Sequential(*blocks)
+        self.pool = AttentionPooling(c_prev, h_dim)
+        self.classifier = nn.Sequential(
+            nn.Linear(h_dim, h_dim // 2), nn.ReLU(), nn.Dropout(head_dropout), nn.Linear(h_dim // 2, n_classes)
+        )
+        for m in self.classifier:
+            if isinstance(m, nn.Linear):
+                _init_layer(m)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T, F)`` log-mel -> normalised ``(B, C, T, F)`` network input (C = 3 with deltas)."""
+        _check_spec(x, "SERNet input", self.n_mels)
+        if self.deltas:
+            xt = x.transpose(1, 2)  # (B, F, T): compute_deltas works along the last axis
+            d1 = compute_deltas(xt)
+            d2 = compute_deltas(d1)
+            z = torch.stack([xt, d1, d2], dim=1)  # (B, 3, F, T)
+        else:
+            z = x.transpose(1, 2).unsqueeze(1)  # (B, 1, F, T)
+        b, c, f, t = z.shape
+        z = self.input_bn(z.reshape(b, c * f, t)).reshape(b, c, f, t)
+        return z.transpose(2, 3)  # (B, C, T, F)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The utterance representation h ``(B, h_dim)`` of a ``(B, T, n_mels)`` spectrogram."""
+        z = self.encoder(self.features(x))  # (B, C, T', F')
+        return self.pool(z.mean(dim=3))  # average over frequency, attention over time
+
+    def classify(self, h: torch.Tensor) -> torch.Tensor:
+        """Logits from a representation ``(B, h_dim)``."""
+        return self.classifier(h)
+
+    def forward(self, x: torch.Tensor, return_h: bool = False):
+        h = self.embed(x)
+        logits = self.classify(h)
+        return (logits, h) if return_h else logits
+
+
+# --------------------------------------------------------------------------- TRNet parts
+class SNRAwareModule(nn.Module):
+    """Eqs. 1-4: per-bin cosine similarity over time -> ``Linear(n_mels, 1)`` -> Hardtanh(0, 1) = c.
+
+    ``forward(noisy, enhanced)`` returns ``(x_tilde, c, d)`` with ``x_tilde = c*noisy + (1-c)*enhanced``
+    ``(B, T, F)``, ``c`` ``(B,)`` in [0, 1] and the similarity vector ``d`` ``(B, F)``.
+    """
+
+    def __init__(self, n_mels: int = N_MELS) -> None:
+        super().__init__()
+        self.n_mels = n_mels
+        self.fc = nn.Linear(n_mels, 1)
+        nn.init.zeros_(self.fc.weight)  # c = 0.5 everywhere at the start (choice 10)
+        nn.init.constant_(self.fc.bias, 0.5)
+
+    def similarity(self, noisy: torch.Tensor, enhanced: torch.Tensor) -> torch.Tensor:
+        """d: cosine similarity between the time series of each mel bin, ``(B, F)`` (eq. 1)."""
+        return F.cosine_similarity(noisy, enhanced, dim=1, eps=1e-8)
+
+    def forward(self, noisy: torch.Tensor, enhanced: torch.Tensor):
+        _check_spec(noisy, "noisy", self.n_mels)
+        _check_spec(enhanced, "enhanced", self.n_mels)
+        if noisy.shape != enhanced.shape:
+            raise ValueError(
+                f"noisy {tuple(noisy.shape)} and enhanced {tuple(enhanced.shape)} spectrograms differ in shape; "
+                "cut both to the same frames (fix_length / TripletDataset do)"
+            )
+        d = self.similarity(noisy, enhanced)
+        c = F.hardtanh(self.fc(d), 0.0, 1.0)  # (B, 1)
+        w = c.unsqueeze(-1)  # (B, 1, 1)
+        x_tilde = w * noisy + (1.0 - w) * enhanced
+        return x_tilde, c.squeeze(-1), d
+
+
+class FiLMBridge(nn.Module):
+    """Eq. 6: ``h~ = FC1(c) * h + FC2(c)`` with ``FC1, FC2: Linear(1, h_dim)``; starts at the identity."""
+
+    def __init__(self, h_dim: int = 256) -> None:
+        super().__init__()
+        self.scale = nn.Linear(1, h_dim)  # FC1
+        self.shift = nn.Linear(1, h_dim)  # FC2
+        nn.init.zeros_(self.scale.weight)
+        nn.init.ones_(self.scale.bias)
+        nn.init.zeros_(self.shift.weight)
+        nn.init.zeros_(self.shift.bias)
+
+    def forward(self, h: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        c = c.reshape(-1, 1).to(h.dtype)
+        return self.scale(c) * h + self.shift(c)
+
+
+class TRNetOutput(NamedTuple):
+    """Everything :meth:`TRNet.forward` computes (``return_all=True``)."""
+
+    logits: torch.Tensor
+    """(B, n_classes), from the classifier applied to ``h_tilde``."""
+    c: torch.Tensor
+    """(B,) estimated SNR coefficient in [0, 1] (Figure 2)."""
+    x_tilde: torch.Tensor
+    """(B, T, F) compensated spectrogram (compared with X_s in L_low)."""
+    h: torch.Tensor
+    """(B, h_dim) student representation before the bridge."""
+    h_tilde: torch.Tensor
+    """(B, h_dim) calibrated representation (= h without a bridge); compared with h_s in L_high."""
+
+
+class TRNet(nn.Module):
+    """TRNet (paper 3): SNR-aware compensation -> SER module -> FiLM bridge -> classifier.
+
+    Args:
+        teacher: a :class:`SERNet` pre-trained on clean data (Baseline-c). It is deep-copied,
+            frozen (``requires_grad=False``) and kept in eval mode; the student SER module is a
+            new ``SERNet(**teacher.config)``. May be None only when ``beta == 0``; then the
+            student is ``SERNet(**ser_kwargs)``.
+        alpha, beta: weights of L_low and L_high in eq. 8 (paper: 0.5, 0.5; 0 switches a term off).
+        bridge: build the FiLM bridge (False for "w/o L_high", as in the official code).
+        init_from_teacher: start the student from the teacher's weights (default: random, official).
+        ser_kwargs: SERNet arguments when there is no teacher.
+
+    ``forward(noisy, enhanced)`` -> logits; ``return_all=True`` -> :class:`TRNetOutput`.
+    ``loss_terms(batch)`` -> dict of the loss and its terms; :func:`train_step` wraps it for fit.
+    """
+
+    def __init__(
+        self,
+        teacher: SERNet | None,
+        *,
+        alpha: float = 0.5,
+        beta: float = 0.5,
+        bridge: bool = True,
+        init_from_teacher: bool = False,
+        **ser_kwargs: Any,
+    ) -> None:
+        super().__init__()
+        if alpha < 0 or beta < 0:
+            raise ValueError(f"TRNet: loss weights must be >= 0, got alpha={alpha}, beta={beta}")
+        if teacher is None:
+            if beta > 0:
+                raise ValueError(
+                    f"TRNet: beta={beta} > 0 needs the teacher (a SERNet pre-trained on clean data, Baseline-c) "
+                    "for L_high; pass teacher=... or beta=0 (the 'wo_high' variant)"
+                )
+            if init_from_teacher:
+                raise ValueError("TRNet: init_from_teacher=True needs a teacher")
+            self.student = SERNet(**ser_kwargs)
+            self.teacher: SERNet | None = None
+        else:
+            if not isinstance(teacher, SERNet):
+                raise TypeError(f"TRNet: teacher must be a SERNet (Baseline-c), got {type(teacher).__name__}")
+            if ser_kwargs:
+                raise ValueError(
+                    f"TRNet: the student copies the teacher's architecture; drop {sorted(ser_kwargs)} "
+                    f"(teacher config: {teacher.config})"
+                )
+            self.teacher = copy.deepcopy(teacher).requires_grad_(False).eval()
+            self.student = SERNet(**teacher.config)
+            if init_from_teacher:
+                self.student.load_state_dict(teacher.state_dict())
+        self.alpha, self.beta = float(alpha), float(beta)
+        n_mels, h_dim = self.student.config["n_mels"], self.student.config["h_dim"]
+        self.snr = SNRAwareModule(n_mels)
+        self.bridge: FiLMBridge | None = FiLMBridge(h_dim) if bridge else None
+
+    def train(self, mode: bool = True) -> TRNet:
+        """Like ``nn.Module.train``, but the frozen teacher always stays in eval mode."""
+        super().train(mode)
+        if self.teacher is not None:
+            self.teacher.eval()
+        return self
+
+    def forward(self, noisy: torch.Tensor, enhanced: torch.Tensor, return_all: bool = False):
+        x_tilde, c, _ = self.snr(noisy, enhanced)
+        h = self.student.embed(x_tilde)
+        h_tilde = self.bridge(h, c) if self.bridge is not None else h
+        logits = self.student.classify(h_tilde)
+        if return_all:
+            return TRNetOutput(logits, c, x_tilde, h, h_tilde)
+        return logits
+
+    def embed(self, noisy: torch.Tensor, enhanced: torch.Tensor) -> torch.Tensor:
+        """The representation the classifier reads (``h~``; ``h`` without bridge), for Figure 3."""
+        return self.forward(noisy, enhanced, return_all=True).h_tilde
+
+    @torch.no_grad()
+    def teacher_embedding(self, clean: torch.Tensor) -> torch.Tensor:
+        """h_s: the frozen teacher's representation of the clean spectrogram (no gradients)."""
+        if self.teacher is None:
+            raise RuntimeError("this TRNet has no teacher (beta=0); h_s is not available")
+        self.teacher.eval()
+        return self.teacher.embed(clean)
+
+    def loss_terms(self, batch: Mapping[str, torch.Tensor] | Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Eq. 8 on one batch: ``{"loss", "task", "low", "high"}`` (scalars; ``loss`` carries gradients).
+
+        ``batch``: dict with ``noisy``, ``enhanced``, ``clean`` (B, T, F) and ``y`` (B,) class
+        indices, or the tuple ``(noisy, enhanced, clean, y)``. ``low``/``high`` are computed (for
+        logging) whenever their inputs exist, but enter ``loss`` only with a weight > 0.
+        """
+        noisy, enhanced, clean, y = _unpack(batch, need_clean=True)
+        out = self.forward(noisy, enhanced, return_all=True)
+        task = F.cross_entropy(out.logits, y)
+        low = F.mse_loss(out.x_tilde, clean)
+        if self.teacher is not None:
+            high = F.mse_loss(out.h_tilde, self.teacher_embedding(clean))
+        else:
+            high = torch.zeros((), device=task.device, dtype=task.dtype)
+        loss = task
+        if self.alpha > 0:
+            loss = loss + self.alpha * low
+        if self.beta > 0:
+            loss = loss + self.beta * high
+        return {"loss": loss, "task": task.detach(), "low": low.detach(), "high": high.detach()}
+
+    @torch.no_grad()
+    def predict_c(self, noisy: Any, enhanced: Any, batch_size: int = 64) -> np.ndarray:
+        """Estimated SNR coefficient c for each utterance, ``(N,)`` float32 (Figure 2).
+
+        ``noisy``/``enhanced``: tensors or arrays ``(N, T, F)`` or equal-length lists of
+        ``(T_i, F)`` arrays (each pair cut to its common length; no tiling needed since c only
+        depends on one utterance). Runs on the model's device; the train/eval mode is restored.
+        """
+        if len(noisy) != len(enhanced):
+            raise ValueError(f"predict_c: {len(noisy)} noisy but {len(enhanced)} enhanced spectrograms")
+        device = next(self.parameters()).device
+        was_training = self.training
+        self.eval()
+        try:
+            out = []
+            if isinstance(noisy, (np.ndarray, torch.Tensor)) and isinstance(enhanced, (np.ndarray, torch.Tensor)):
+                xn, xe = torch.as_tensor(noisy).float(), torch.as_tensor(enhanced).float()
+                for i in range(0, len(xn), batch_size):
+                    _, c, _ = self.snr(xn[i:i + batch_size].to(device), xe[i:i + batch_size].to(device))
+                    out.append(c.float().cpu().numpy())
+            else:
+                for a, b in zip(noisy, enhanced):
+                    t = min(len(a), len(b))
+                    xa = torch.as_tensor(np.asarray(a[:t]), dtype=torch.float32, device=device)[None]
+                    xb = torch.as_tensor(np.asarray(b[:t]), dtype=torch.float32, device=device)[None]
+                    out.append(self.snr(xa, xb)[1].float().cpu().numpy())
+            return np.concatenate(out) if out else np.zeros(0, np.float32)
+        finally:
+            self.train(was_training)
+
+
+def make_trnet(variant: str = "trnet", teacher: SERNet | None = None, **overrides: Any) -> TRNet:
+    """Build one of Table 1's TRNet systems: ``"trnet"``, ``"wo_low"`` or ``"wo_high"`` (:data:`VARIANTS`).
+
+    ``overrides`` go to :class:`TRNet` (e.g. ``init_from_teacher=True``, or SERNet arguments for a
+    teacher-less ``"wo_high"``). Spellings such as ``"w/o L_low"`` are accepted. Without L_high
+    (``"wo_high"``) a given teacher only lends its architecture (``teacher.config``) to the student
+    and is not kept, since nothing uses it.
+    """
+    key = variant.lower().replace("-", "_").replace("/", "").replace(" ", "_")
+    key = {"w_o_l_low": "wo_low", "wo_l_low": "wo_low", "w_o_l_high": "wo_high", "wo_l_high": "wo_high"}.get(key, key)
+    if key not in VARIANTS:
+        raise ValueError(f"unknown TRNet variant {variant!r}; choose one of {sorted(VARIANTS)}")
+    kwargs = {**VARIANTS[key], **overrides}
+    if teacher is not None and kwargs["beta"] == 0 and not kwargs.get("init_from_teacher", False):
+        # no L_high: the teacher is not used; keep its architecture, drop the frozen copy
+        kwargs = {**teacher.config, **kwargs}
+        teacher = None
+    return TRNet(teacher, **kwargs)
+
+
+# --------------------------------------------------------------------------- fit hooks
+def _unpack(batch: Any, need_clean: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    if isinstance(batch, Mapping):
+        missing = [k for k in ("noisy", "enhanced", "y") + (("clean",) if need_clean else ()) if k not in batch]
+        if missing:
+            raise KeyError(f"TRNet batch lacks {missing}; expected keys noisy, enhanced, clean (training), y")
+        return batch["noisy"], batch["enhanced"], batch.get("clean"), batch["y"]
+    if isinstance(batch, (tuple, list)):
+        if len(batch) == 4:
+            return batch[0], batch[1], batch[2], batch[3]
+        if len(batch) == 3 and not need_clean:
+            return batch[0], batch[1], None, batch[2]
+    raise TypeError(
+        "a TRNet batch is dict(noisy, enhanced, clean, y) or a tuple (noisy, enhanced, clean, y)"
+        + ("" if need_clean else " / (noisy, enhanced, y)")
+        + f"; got {type(batch).__name__}"
+    )
+
+
+def train_step(model: TRNet, batch: Any, device: torch.device | None = None) -> torch.Tensor:
+    """The ``train_step`` hook of :func:`serlib.training.fit`: eq. 8 on one batch (already on device)."""
+    if not isinstance(model, TRNet):
+        raise TypeError(f"train_step is for TRNet; a {type(model).__name__} trains with fit's default step")
+    return model.loss_terms(batch)["loss"]
+
+
+@torch.no_grad()
+def predict_fn(model: TRNet, batch: Any, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``predict_fn`` hook of :func:`serlib.training.fit`: ``(y_true, y_pred)`` class indices.
+
+    Accepts dict batches (``clean`` optional) or tuples ``(noisy, enhanced[, clean], y)``.
+    """
+    noisy, enhanced, _, y = _unpack(batch, need_clean=False)
+    return y, model(noisy, enhanced).argmax(dim=-1)
+
+
+class TripletDataset(Dataset):
+    """In-memory spectrogram triplets -> dict items for :func:`train_step` / :func:`predict_fn`.
+
+    ``noisy``, ``enhanced`` and (training only, else None) ``clean`` are equal-length sequences
+    of ``(T_i, n_mels)`` arrays of the same utterances; ``y`` the class indices. Each item cuts
+    its spectrograms to their common length (an enhancer may add or drop a frame), then tiles or
+    truncates them to ``n_frames`` (:func:`fix_length`), and returns float32 tensors
+    ``{"noisy", "enhanced", ["clean"], "y"}``.
+    """
+
+    def __init__(
+        self,
+        noisy: Sequence[np.ndarray],
+        enhanced: Sequence[np.ndarray],
+        clean: Sequence[np.ndarray] | None,
+        y: Sequence[int] | np.ndarray,
+        n_frames: int = N_FRAMES,
+    ) -> None:
+        lengths = {"noisy": len(noisy), "enhanced": len(enhanced), "y": len(y)}
+        if clean is not None:
+            lengths["clean"] = len(clean)
+        if len(set(lengths.values())) != 1:
+            raise ValueError(f"TripletDataset: the inputs differ in length {lengths}; one entry per utterance")
+        if lengths["y"] == 0:
+            raise ValueError("TripletDataset: no utterances")
+        self.noisy, self.enhanced, self.clean = noisy, enhanced, clean
+        self.y = torch.as_tensor(np.asarray(y), dtype=torch.long)
+        self.n_frames = n_frames
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        specs = {"noisy": self.noisy[i], "enhanced": self.enhanced[i]}
+        if self.clean is not None:
+            specs["clean"] = self.clean[i]
+        specs = {k: np.asarray(v, dtype=np.float32) for k, v in specs.items()}
+        widths = {k: v.shape[1] if v.ndim == 2 else None for k, v in specs.items()}
+        if len(set(widths.values())) != 1 or None in widths.values():
+            raise ValueError(f"TripletDataset item {i}: spectrograms must be (frames, bins) of one width, got "
+                             f"{ {k: v.shape for k, v in specs.items()} }")
+        t = min(v.shape[0] for v in specs.values())
+        item = {k: torch.from_numpy(np.ascontiguousarray(fix_length(v[:t], self.n_frames))) for k, v in specs.items()}
+        item["y"] = self.y[i]
+        return item
