@@ -1,0 +1,251 @@
+"""Unit tests of paper 1's EDRL blocks, MEA (multiblock PLS) and the EDRL-MEA pipeline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from serlib.models.edrl_mea import (
+    EDRL,
+    EDRLMEA,
+    MEA,
+    BlockBatches,
+    cosine_loss,
+    edrl_train_step,
+    kl_softmax,
+    kl_sparsity,
+)
+
+N = 88  # eGeMAPS
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread():
+    """These models are tiny: one intra-op thread is faster, and far faster when the cores are
+    shared (OpenMP threads spin-wait on an oversubscribed machine)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _data(n: int = 90, n_features: int = 12, n_classes: int = 2, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % n_classes
+    centers = rng.normal(size=(n_classes, n_features)) * 2
+    X = (centers[y] + rng.normal(size=(n, n_features))).astype(np.float32)
+    return X, y
+
+
+def _n_params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+# --------------------------------------------------------------------------- architecture
+def test_shapes_and_setup3_sizes():
+    model = EDRL(N, 2)
+    assert (model.hidden, model.latent) == (2 * N, 4 * N)  # setup-3 with 2N: E = D = 2N, L = 4N
+    x = torch.randn(32, N)
+    assert model(x).shape == (32, 2, N)
+    assert model(x, block=1).shape == (32, N)
+    assert EDRL(N, 4)(x).shape == (32, 4, N)
+    with pytest.raises(ValueError, match=r"\(batch, 88\)"):
+        model(torch.randn(4, 10))
+    with pytest.raises(IndexError, match="blocks 0..1"):
+        model(x, block=2)
+
+
+def test_inter_latent_is_tied_and_intra_is_not():
+    model = EDRL(N, 3)
+    b0, b1, b2 = model.blocks
+    assert b0.inter_L is b1.inter_L is b2.inter_L is model.shared_latent
+    assert b0.intra_L is not b1.intra_L and b0.inter_E is not b1.inter_E
+    # parameter count: shared L counted once; per block E, L, D (intra) + E, D (inter) + output
+    h, l = 2 * N, 4 * N
+    lin = lambda i, o: i * o + o  # noqa: E731
+    per_block = lin(N, h) + lin(h, l) + lin(l, h) + lin(N, h) + lin(l, h) + lin(2 * h, N)
+    expected = 3 * per_block + lin(h, l)
+    assert _n_params(model) == expected
+    print(f"\nEDRL parameters (N=88, C=2): {_n_params(EDRL(N, 2)):,}; (N=88, C=4): {_n_params(EDRL(N, 4)):,}")
+
+
+def test_gradients_reach_block_and_shared_latent_only():
+    torch.manual_seed(0)
+    model = EDRL(N, 2)
+    model.block_loss(torch.randn(16, N), 0).backward()
+    own = {id(p) for p in model.blocks[0].parameters()}
+    for name, p in model.named_parameters():
+        if id(p) in own:
+            assert p.grad is not None and p.grad.abs().sum() > 0, f"{name} got no gradient"
+        else:
+            assert p.grad is None, f"{name} (block 1) got a gradient from a block-0 batch"
+
+
+def test_training_a_block_leaves_other_blocks_unchanged():
+    torch.manual_seed(0)
+    model = EDRL(16, 2)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    for _ in range(3):
+        opt.zero_grad(set_to_none=True)
+        edrl_train_step(model, (0, torch.randn(16, 16)), torch.device("cpu")).backward()
+        opt.step()
+    after = model.state_dict()
+    assert torch.equal(before["blocks.1.intra_E.weight"], after["blocks.1.intra_E.weight"])
+    assert torch.equal(before["blocks.1.out.weight"], after["blocks.1.out.weight"])
+    assert not torch.equal(before["blocks.0.intra_E.weight"], after["blocks.0.intra_E.weight"])
+    assert not torch.equal(before["shared_latent.weight"], after["shared_latent.weight"])
+
+
+# --------------------------------------------------------------------------- losses
+def test_loss_terms():
+    x = torch.randn(8, N)
+    assert cosine_loss(x, x).item() == pytest.approx(0.0, abs=1e-6)
+    assert cosine_loss(-x, x).item() == pytest.approx(2.0, abs=1e-6)
+    assert kl_softmax(x, x).item() == pytest.approx(0.0, abs=1e-6)
+    assert kl_softmax(x + torch.randn(8, N), x).item() > 0
+    rho = 0.05
+    at_target = torch.full((8, 20), float(np.arctanh(rho)))  # tanh(code) == rho for every unit
+    assert kl_sparsity([at_target], rho).item() == pytest.approx(0.0, abs=1e-6)
+    assert kl_sparsity([torch.ones(8, 20)], rho).item() > 0.5
+    with pytest.raises(ValueError, match="rho"):
+        kl_sparsity([at_target], 1.5)
+
+
+@pytest.mark.parametrize("kl", ["sparsity", "softmax", None])
+def test_block_loss_adds_the_chosen_kl(kl):
+    torch.manual_seed(0)
+    model = EDRL(N, 2, kl=kl, kl_weight=0.5)
+    x = torch.randn(16, N)
+    out, zi, ze = model.blocks[0](x)
+    extra = {"sparsity": 0.5 * kl_sparsity([zi, ze]), "softmax": 0.5 * kl_softmax(out, x), None: 0.0}[kl]
+    assert model.block_loss(x, 0).item() == pytest.approx((cosine_loss(out, x) + extra).item(), rel=1e-5)
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="kl must be"):
+        EDRL(N, 2, kl="l1")
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        EDRL(N, 1)
+
+
+# --------------------------------------------------------------------------- training
+def test_block_batches_alternate_classes_and_cover_every_row_once():
+    X, y = _data(n=50, n_classes=2)
+    batches = BlockBatches(X, y, classes=[0, 1], batch_size=8)
+    seen = list(batches)
+    order = [c for c, _ in seen]
+    assert order == sorted(order) and order[0] == 0 and order[-1] == 1  # block 0's batches, then block 1's
+    assert len(seen) == len(batches) == 2 * 4  # 25 rows per class, batch 8 -> 4 batches each
+    for c, xb in seen:  # every batch holds rows of its own class only
+        assert all((X[y == c] == row.numpy()).all(1).any() for row in xb)
+    rows = np.concatenate([xb.numpy() for _, xb in seen])
+    assert len(rows) == len(X) and len(np.unique(rows, axis=0)) == len(X)
+
+
+def test_overfits_a_small_batch():
+    torch.manual_seed(0)
+    model = EDRL(16, 2)
+    x = torch.randn(16, 16)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    first = model.block_loss(x, 0).item()
+    for _ in range(60):
+        opt.zero_grad()
+        model.block_loss(x, 0).backward()
+        opt.step()
+    last = model.block_loss(x, 0).item()
+    assert last < 0.5 * first, (first, last)
+
+
+def test_fit_blocks_early_stopping_and_determinism():
+    X, y = _data(n=120, n_features=12)
+
+    def train(seed):
+        torch.manual_seed(seed)
+        model = EDRL(12, 2)
+        res = model.fit_blocks(X[:90], y[:90], X[90:], y[90:], epochs=10, patience=2, batch_size=16, seed=seed)
+        return model, res
+
+    m1, r1 = train(0)
+    m2, r2 = train(0)
+    assert r1.history["val_metric"].tolist() == r2.history["val_metric"].tolist()
+    assert all(torch.equal(a, b) for a, b in zip(m1.state_dict().values(), m2.state_dict().values()))
+    h = r1.history
+    assert r1.best_score == h["val_metric"].min()
+    assert r1.stopped_early or len(h) == 10
+    assert h["lr"].nunique() == 1  # no LR halving (Keras EarlyStopping only)
+    assert m1.validation_loss(X[90:], y[90:]) == pytest.approx(r1.best_score, rel=1e-5)  # best weights restored
+    assert list(m1.classes_) == [0, 1]
+    _, r3 = train(1)
+    assert r3.history["val_metric"].tolist() != r1.history["val_metric"].tolist()
+
+
+def test_fit_blocks_refuses_bad_labels():
+    X, y = _data(n=60, n_features=12)
+    model = EDRL(12, 2)
+    with pytest.raises(ValueError, match="3 classes"):
+        model.fit_blocks(X, np.arange(60) % 3, X, y, epochs=1)
+    with pytest.raises(ValueError, match="no samples of class"):
+        model.fit_blocks(X, y, X[y == 0], y[y == 0], epochs=1)
+
+
+# --------------------------------------------------------------------------- MEA
+def test_mea_recovers_a_linear_relation_and_checks_inputs():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 6)) * [1, 10, 100, 1, 1, 1]
+    blocks = [X @ rng.normal(size=(6, 6)), X @ rng.normal(size=(6, 6))]
+    mea = MEA(n_components=6).fit(blocks, X)
+    Xp = mea.transform(blocks)
+    assert Xp.shape == X.shape
+    np.testing.assert_allclose(Xp, X, atol=1e-6 * np.abs(X).max())  # full rank: X' reproduces X in X's units
+    assert mea.block_importances_.shape == (2, 6)
+    low = MEA(n_components=1).fit(blocks, X).transform(blocks)
+    assert np.abs(low - X).mean() > 0.01 * np.abs(X).mean()  # rank-1 projection is not the identity
+    with pytest.raises(ValueError, match="same samples"):
+        MEA(2).fit([blocks[0], blocks[1][:-1]], X)
+    with pytest.raises(ValueError, match="n_components"):
+        MEA(200).fit(blocks, X)
+    with pytest.raises(ValueError, match="column counts"):
+        mea.transform([blocks[0], blocks[1][:, :3]])
+    with pytest.raises(RuntimeError, match="not fitted"):
+        MEA(2).transform(blocks)
+
+
+# --------------------------------------------------------------------------- pipeline
+def test_edrlmea_pipeline_end_to_end_deterministic_any_labels():
+    X, y = _data(n=150, n_features=10, n_classes=3)
+    labels = np.array(["angry", "neutral", "sad"])[y]
+    kw = dict(epochs=3, n_components=5, batch_size=16, seed=0)
+    a = EDRLMEA(**kw).fit(X[:100], labels[:100], X[100:125], labels[100:125])
+    b = EDRLMEA(**kw).fit(X[:100], labels[:100], X[100:125], labels[100:125])
+    Xa, Xb = a.transform(X[125:]), b.transform(X[125:])
+    assert Xa.shape == (25, 10) and np.isfinite(Xa).all()
+    np.testing.assert_array_equal(Xa, Xb)
+    assert list(a.classes_) == ["angry", "neutral", "sad"] and a.edrl_.n_classes == 3
+    assert len(a.history_) >= 1
+    # X' lives in X's units: its per-feature means follow the input's
+    np.testing.assert_allclose(a.transform(X[:100]).mean(0), X[:100].mean(0), atol=1e-3 * np.abs(X).max())
+
+
+def test_edrlmea_refuses_bad_input():
+    X, y = _data(n=60, n_features=10)
+    bad = X.copy()
+    bad[3, 4] = np.nan
+    with pytest.raises(ValueError, match="row 3, column 4"):
+        EDRLMEA(epochs=1).fit(bad, y, X, y)
+    with pytest.raises(ValueError, match="single class"):
+        EDRLMEA(epochs=1).fit(X, np.zeros(60), X, y)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        EDRLMEA().transform(X)
+    model = EDRLMEA(epochs=1, n_components=3).fit(X[:40], y[:40], X[40:], y[40:])
+    with pytest.raises(ValueError, match="expected 10"):
+        model.transform(X[:, :5])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_edrlmea_runs_on_cuda_with_amp():
+    X, y = _data(n=120, n_features=10)
+    model = EDRLMEA(epochs=2, n_components=4, device="cuda").fit(X[:80], y[:80], X[80:100], y[80:100])
+    assert model.fit_result_.device.startswith("cuda")
+    assert np.isfinite(model.transform(X[100:])).all()
