@@ -434,3 +434,83 @@ def bar_compare(
     ax.legend(fontsize="small")
     ax.grid(axis="y", alpha=0.3)
     return _finish(fig, name)
+
+
+# --------------------------------------------------------------------------- data views (00_data_tour)
+def spectrograms(
+    wavs: dict[str, np.ndarray],
+    sr: int = 16_000,
+    *,
+    ncols: int = 4,
+    title: str | None = None,
+    name: str | None = None,
+) -> Figure:
+    """Log-mel spectrograms (80 bins, 25/10 ms, as :mod:`serlib.features` ``lmfb``) of labelled signals.
+
+    ``wavs`` maps a panel title (e.g. ``"angry · Ses01F"`` or ``"babble · 0 dB"``) to a mono signal.
+    """
+    import torch
+    import torchaudio
+
+    if not wavs:
+        raise ValueError("spectrograms: no signals given")
+    mel = torchaudio.transforms.MelSpectrogram(sr, n_fft=512, win_length=int(0.025 * sr),
+                                               hop_length=int(0.010 * sr), n_mels=80)
+    n = len(wavs)
+    ncols = min(ncols, n)
+    nrows = int(np.ceil(n / ncols))
+    fig = Figure(figsize=(3.6 * ncols, 2.6 * nrows))
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    for ax, (label, wav) in zip(axes, wavs.items()):
+        spec = 10 * torch.log10(mel(torch.as_tensor(np.asarray(wav), dtype=torch.float32)) + 1e-10).numpy()
+        dur = len(wav) / sr
+        im = ax.imshow(spec, origin="lower", aspect="auto", extent=(0, dur, 0, 80), cmap="magma",
+                       vmin=spec.max() - 80, vmax=spec.max())
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("Time (s)")
+        ax.set_ylabel("Mel bin")
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    fig.colorbar(im, ax=list(axes[:n]), label="Power (dB)", shrink=0.8)
+    if title:
+        fig.suptitle(title)
+    if name is not None:
+        save(fig, name)
+    return fig
+
+
+def snr_check(table: pd.DataFrame, *, name: str | None = None) -> Figure:
+    """Measured vs target SNR (dB) per noise type, from :func:`serlib.noise.snr_table`."""
+    need = {"snr_target", "snr_measured", "noise_type"}
+    if not need <= set(table.columns):
+        raise ValueError(f"snr_check: table lacks columns {sorted(need - set(table.columns))}")
+    fig = Figure(figsize=(5.2, 4.2))
+    ax = fig.subplots()
+    sns.stripplot(data=table, x="snr_target", y="snr_measured", hue="noise_type", dodge=True, size=4,
+                  native_scale=True, ax=ax)
+    lo, hi = table["snr_target"].min() - 2, table["snr_target"].max() + 2
+    ax.plot([lo, hi], [lo, hi], color="grey", lw=1, ls="--", label="measured = target")
+    ax.set_xlabel("Target SNR (dB)")
+    ax.set_ylabel("Measured SNR (dB)")
+    ax.set_title("SNR after mixing (whole-utterance power)")
+    ax.legend(fontsize=7, ncols=2, title="noise type", title_fontsize=8)
+    return _finish(fig, name)
+
+
+def corpus_overview(manifest: pd.DataFrame, *, name: str | None = None) -> Figure:
+    """Class balance per speaker and the duration histogram per emotion of a manifest."""
+    if manifest.empty:
+        raise ValueError("corpus_overview: the manifest is empty")
+    fig = Figure(figsize=(12, 3.8))
+    ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1]})
+    counts = pd.crosstab(manifest["speaker"], manifest["emotion"])
+    counts.plot.bar(stacked=True, ax=ax1, width=0.8, colormap="tab10")
+    ax1.set_xlabel("Speaker")
+    ax1.set_ylabel("Utterances (count)")
+    ax1.set_title("Class balance per speaker")
+    ax1.legend(title="emotion", fontsize=8)
+    sns.histplot(data=manifest, x="duration", hue="emotion", element="step", bins=30, ax=ax2)
+    ax2.set_xlabel("Duration (s)")
+    ax2.set_ylabel("Utterances (count)")
+    ax2.set_title("Duration per emotion")
+    return _finish(fig, name)
