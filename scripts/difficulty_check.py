@@ -35,9 +35,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from serlib import corpora, features, metrics, protocols  # noqa: E402
+from serlib import corpora, features, protocols  # noqa: E402
 from serlib.audio import atomic_write  # noqa: E402
 from serlib.corpora import synthetic  # noqa: E402
+from serlib.models import forest  # noqa: E402
 from serlib.paths import results_dir  # noqa: E402
 
 LABELS = corpora.EMOTIONS_4
@@ -45,36 +46,24 @@ LABELS = corpora.EMOTIONS_4
 
 def evaluate(df: pd.DataFrame, X: np.ndarray, X_test: np.ndarray | None = None, *, trees: int, n_jobs: int,
              seed: int) -> dict:
-    """Leave-one-session-out: RF classifier (UAR, confusion) and RF regressors (A/V CCC).
+    """Leave-one-session-out RF classifier (UAR, confusion) and RF regressors (A/V CCC).
 
-    Models are trained on ``X`` (training sessions) and tested on ``X_test`` (the held-out
-    session; default ``X``), so clean training with noisy testing is ``evaluate(df, X_clean, X_noisy)``.
+    Trained on ``X`` and tested on ``X_test`` (default ``X``): clean training with noisy testing is
+    ``evaluate(df, X_clean, X_noisy)``. The work is :func:`serlib.models.forest.cross_validate`.
     """
-    X_test = X if X_test is None else X_test
-    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
-
-    y = df["emotion"].to_numpy()
-    pred = np.empty(len(df), dtype=object)
-    reg = {dim: np.zeros(len(df)) for dim in ("arousal", "valence")}
-    folds = []
-    for split in protocols.leave_one_session_out(df, val=None):
-        tr, te = split.train, split.test
-        clf = RandomForestClassifier(n_estimators=trees, n_jobs=n_jobs, random_state=seed).fit(X[tr], y[tr])
-        pred[te] = clf.predict(X_test[te])
-        folds.append({"fold": split.name, "uar": metrics.uar(y[te], pred[te]), "n": int(len(te))})
-        for dim, out in reg.items():
-            r = RandomForestRegressor(n_estimators=trees // 2, min_samples_leaf=3, n_jobs=n_jobs,
-                                      random_state=seed).fit(X[tr], df[dim].to_numpy()[tr])
-            out[te] = r.predict(X_test[te])
-    cm = metrics.confusion(y, pred, labels=LABELS)
-    fold_uar = np.array([f["uar"] for f in folds])
+    splits = protocols.leave_one_session_out(df, val=None)
+    cv = forest.cross_validate(df, X, splits, X_test, regress=("arousal", "valence"), trees=trees,
+                               n_jobs=n_jobs, seed=seed)
+    s = cv.summary(df, labels=LABELS)
+    fold_uar = cv.folds["uar"].to_numpy()
+    cm = s["confusion"]
     return {
-        "uar": metrics.uar(y, pred), "war": metrics.war(y, pred),
-        "fold_uar": folds, "fold_uar_mean": float(fold_uar.mean()), "fold_uar_std": float(fold_uar.std(ddof=1)),
+        "uar": s["uar"], "war": s["war"],
+        "fold_uar": cv.folds.to_dict("records"), "fold_uar_mean": float(fold_uar.mean()),
+        "fold_uar_std": float(fold_uar.std(ddof=1)),
         "fold_uar_min": float(fold_uar.min()), "fold_uar_max": float(fold_uar.max()),
         "confusion": {t: {p: int(cm.loc[t, p]) for p in LABELS} for t in LABELS},
-        "ccc_arousal": metrics.ccc(df["arousal"].to_numpy(), reg["arousal"]),
-        "ccc_valence": metrics.ccc(df["valence"].to_numpy(), reg["valence"]),
+        "ccc_arousal": s["ccc_arousal"], "ccc_valence": s["ccc_valence"],
     }
 
 

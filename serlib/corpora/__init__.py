@@ -32,7 +32,7 @@ from .schema import EMOTIONS_4, MANIFEST_COLUMNS, CorpusError, make_manifest, va
 
 __all__ = [
     "REGISTRY", "load", "names", "MANIFEST_COLUMNS", "EMOTIONS_4", "CorpusError", "validate_manifest",
-    "make_manifest", "validate_audio", "to_4class", "binary_av", "category_to_av", "synthetic",
+    "make_manifest", "validate_audio", "to_4class", "binary_av", "category_to_av", "synthetic", "from_config",
 ]
 
 REGISTRY: dict[str, Callable[..., pd.DataFrame]] = {
@@ -66,3 +66,21 @@ def load(name: str, root: str | os.PathLike | None = None, **opts) -> pd.DataFra
         raise ValueError(f"unknown corpus {name!r}; valid names: {', '.join(REGISTRY)}")
     df = REGISTRY[name.lower()](root, **opts)
     return validate_manifest(df)
+
+
+def from_config(cfg, which: str = "corpus") -> pd.DataFrame:
+    """Load the corpus a notebook's settings name: ``cfg[which]`` at ``cfg[which + "_root"]``.
+
+    ``which`` is ``"corpus"`` (training corpus) or ``"xcorpus"`` (cross-corpus test set). The
+    embedded corpora take ``cfg.corpus_size`` and ``cfg.seed``; real corpora need the root folder.
+    """
+    name, root = cfg[which], cfg.get(f"{which}_root")
+    if name in ("synthetic", "synthetic_xcorpus"):
+        opts = {"size": cfg.get("corpus_size", "quick"), "seed": cfg.get("seed", 0)}
+        if cfg.get("n_jobs"):
+            opts["n_jobs"] = cfg["n_jobs"]
+        return load(name, root, **opts)
+    if root is None:
+        raise CorpusError(f"{which}={name!r} is a real corpus: set {which}_root to its folder "
+                          f"(e.g. -p {which}_root /data/{name}), or use the embedded 'synthetic' corpus")
+    return load(name, root)
