@@ -68,7 +68,8 @@ def save(fig: Figure, name: str, *, pdf: bool = False, dpi: int = 150) -> Path:
     if not isinstance(fig, Figure):
         raise TypeError(f"save() takes a matplotlib Figure, got {type(fig)}")
     base = paths.figures_dir() / name
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     png = atomic_write(base.with_suffix(".png"), lambda tmp: fig.savefig(tmp, format="png", dpi=dpi,
                                                                          bbox_inches="tight"))
     _readable(png)
@@ -79,7 +80,8 @@ def save(fig: Figure, name: str, *, pdf: bool = False, dpi: int = 150) -> Path:
 
 
 def _finish(fig: Figure, name: str | None) -> Figure:
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     if name is not None:
         save(fig, name)
     return fig
@@ -459,7 +461,7 @@ def spectrograms(
     n = len(wavs)
     ncols = min(ncols, n)
     nrows = int(np.ceil(n / ncols))
-    fig = Figure(figsize=(3.6 * ncols, 2.6 * nrows))
+    fig = Figure(figsize=(3.6 * ncols, 2.6 * nrows), layout="constrained")
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     for ax, (label, wav) in zip(axes, wavs.items()):
         spec = 10 * torch.log10(mel(torch.as_tensor(np.asarray(wav), dtype=torch.float32)) + 1e-10).numpy()
@@ -475,7 +477,7 @@ def spectrograms(
     if title:
         fig.suptitle(title)
     if name is not None:
-        save(fig, name)
+        save(fig, name, dpi=100)  # images of noise compress badly: keep the PNGs small
     return fig
 
 
@@ -514,3 +516,35 @@ def corpus_overview(manifest: pd.DataFrame, *, name: str | None = None) -> Figur
     ax2.set_ylabel("Utterances (count)")
     ax2.set_title("Duration per emotion")
     return _finish(fig, name)
+
+
+def audio_grid(rows: dict[str, dict[str, np.ndarray]], sr: int = 16_000, *, row_title: str = "") -> Any:
+    """An HTML table of audio players: ``rows[row_label][column_label] = signal``.
+
+    For notebooks (clean vs noisy examples); the signals are embedded as 16-bit wav, so keep the
+    table small (a few dozen short clips).
+    """
+    import base64
+    import html
+    import io
+
+    import soundfile as sf
+    from IPython.display import HTML
+
+    cols: list[str] = []
+    for cells in rows.values():
+        cols += [c for c in cells if c not in cols]
+
+    def player(wav: np.ndarray) -> str:
+        buf = io.BytesIO()
+        sf.write(buf, np.clip(np.asarray(wav, dtype=np.float32), -1, 1), sr, format="WAV", subtype="PCM_16")
+        data = base64.b64encode(buf.getvalue()).decode("ascii")
+        return f'<audio controls preload="none" src="data:audio/wav;base64,{data}" style="width:180px"></audio>'
+
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [row_title, *cols])
+    body = "".join(
+        "<tr><th>" + html.escape(str(r)) + "</th>"
+        + "".join(f"<td>{player(cells[c]) if c in cells else ''}</td>" for c in cols) + "</tr>"
+        for r, cells in rows.items()
+    )
+    return HTML(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")

@@ -188,3 +188,25 @@ def test_headless_backend():
             and "ipykernel" not in sys.modules:
         assert matplotlib.get_backend().lower() == "agg"
     assert P.metric_label("war") == "Accuracy (WAR) (%)" and P.metric_label("ccc") == "CCC"
+
+
+def test_data_views(tmp_data):
+    rng = np.random.default_rng(0)
+    t = np.arange(16000) / 16000
+    wavs = {"tone": 0.1 * np.sin(2 * np.pi * 220 * t), "noise": 0.05 * rng.normal(size=16000)}
+    fig = P.spectrograms(wavs, name="99_spectrograms")
+    assert _png("99_spectrograms") and all(ax.get_xlabel() == "Time (s)" for ax in fig.axes[:2])
+    table = pd.DataFrame({"snr_target": [0, 0, 10, 10], "snr_measured": [0.01, -0.02, 10.0, 9.99],
+                          "noise_type": ["babble", "white"] * 2})
+    fig = P.snr_check(table, name="99_snr_check")
+    assert _png("99_snr_check") and fig.axes[0].get_ylabel() == "Measured SNR (dB)"
+    with pytest.raises(ValueError, match="lacks columns"):
+        P.snr_check(table.drop(columns="noise_type"))
+    m = pd.DataFrame({"speaker": ["a", "a", "b", "b"], "emotion": ["sad", "happy", "sad", "happy"],
+                      "duration": [1.0, 2.0, 1.5, 2.5]})
+    P.corpus_overview(m, name="99_overview")
+    assert _png("99_overview")
+    html = P.audio_grid({"clean": {"20 dB": wavs["tone"]}, "babble": {"20 dB": wavs["noise"], "0 dB": wavs["noise"]}})
+    assert html.data.count("<audio") == 3 and "babble" in html.data
+    with pytest.raises(ValueError, match="no signals"):
+        P.spectrograms({})
