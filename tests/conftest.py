@@ -32,3 +32,17 @@ def shared_data():
     if root is None:
         pytest.skip("../shared/data (the team's small real-audio set) is not present beside the checkout")
     return root
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models: one intra-op thread is faster than two that thrash on a shared 2-core CPU.
+
+    Use per module: ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

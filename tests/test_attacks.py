@@ -11,12 +11,7 @@ from serlib.attacks import PAPER_EPS, bim, bim_defaults, fgsm
 from serlib.models.densenet_highway import build
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,7 @@ import torch.nn.functional as F
 from serlib import augment as A
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def batch(n: int = 8, seed: int = 0):

@@ -31,14 +31,7 @@ SMALL = {
 SMALL_BINS, SMALL_FRAMES = 16, 32
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest single-threaded; 2 OpenMP threads on a busy 2-core machine spin-wait
-    and run ~30x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def small(name: str, seed: int = 0, **kw) -> torch.nn.Module:

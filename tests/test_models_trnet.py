@@ -21,13 +21,7 @@ from serlib.models.trnet import (
     train_step,
 )
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """These tiny models gain nothing from intra-op threads, which thrash on a shared 2-core box."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 SMALL = dict(channels=(8, 16, 16, 32), h_dim=32)  # CPU-sized SER module for the training tests

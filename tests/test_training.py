@@ -24,13 +24,7 @@ def blobs(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: one intra-op thread is faster, and steadier on a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 TRAIN = blobs(240, 0)
