@@ -354,8 +354,9 @@ def tsne(
         keep = np.sort(np.asarray(keep))
         x, lab = x[keep], lab[keep]
         sty = sty[keep] if sty is not None else None
-    if x.shape[1] > 50:
-        x = PCA(n_components=50, random_state=seed).fit_transform(x)
+    n_pca = min(50, len(x) - 1)
+    if x.shape[1] > n_pca:
+        x = PCA(n_components=n_pca, random_state=seed).fit_transform(x)
     perp = float(min(perplexity, max(2.0, (len(x) - 1) / 3.0)))
     # one OpenMP thread: reproducible, and 10-20x faster than the default on a busy (oversubscribed) CPU
     with threadpool_limits(limits=1):

@@ -738,7 +738,10 @@ def check_claim(claim: Mapping[str, Any], df: pd.DataFrame, *, value: str | None
         return None, f"{cid}: qualitative claim (no numbers to check)"
     df = _apply_mapping(df, mapping)
     if value is None and "seed" in df.columns and "value" in df.columns:
+        # keep the claim's own selector columns (e.g. ``table``) through the average over seeds
+        selected = {col for sel in [*claim.get("support", []), *claim.get("except", [])] for col in sel}
         keys = [c for c in KEY_COLUMNS if c in df.columns]
+        keys += sorted(c for c in selected if c in df.columns and c not in keys)
         df = summarize(df, by=keys).rename(columns={"mean": "value"}) if keys else df
     value = value or ("mean" if "mean" in df.columns and "value" not in df.columns else "value")
     if value not in df.columns:
@@ -1083,3 +1086,60 @@ def _main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - thin 
 
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(_main())
+
+
+# --------------------------------------------------------------------------- paired comparison over seeds
+def paired_effects(
+    df: pd.DataFrame,
+    a: str,
+    b: str,
+    *,
+    by: Sequence[str],
+    method: str = "method",
+    value: str = "value",
+    seed: str = "seed",
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Seed-paired comparison of method ``a`` against method ``b`` in every group of ``by``.
+
+    Returns one row per group: the ``by`` columns, ``mean_a, ci_a, mean_b, ci_b`` (mean and CI
+    half-width over seeds), ``diff`` and ``diff_ci`` (mean and CI of the per-seed ``a - b``),
+    ``t`` and ``p`` (two-tailed paired t-test; NaN with fewer than 2 seeds or constant
+    differences) and ``n`` (seeds present for both methods). Seeds that only one method has
+    are dropped. Values stay in the frame's unit (fractions for proportions).
+    """
+    from serlib import metrics
+
+    by = list(by)
+    missing = [c for c in [*by, method, value, seed] if c not in df.columns]
+    if missing:
+        raise KeyError(f"paired_effects: the frame has no column(s) {missing}")
+    have = set(df[method].astype(str))
+    for name in (a, b):
+        if name not in have:
+            raise ValueError(f"paired_effects: no rows of method {name!r}; methods are {sorted(have)}")
+    work = df[df[method].astype(str).isin([a, b])].copy()
+    work[value] = work[value].astype(float)
+    keys = [*by, method, seed]
+    per_seed = work.groupby(keys, dropna=False, sort=False)[value].mean().reset_index()
+    wide = per_seed.pivot_table(index=[*by, seed] if by else [seed], columns=method, values=value,
+                                dropna=False).reset_index()
+    wide = wide.dropna(subset=[a, b])
+    rows = []
+    groups = wide.groupby(by, dropna=False, sort=False) if by else [((), wide)]
+    for gkey, grp in groups:
+        gkey = gkey if isinstance(gkey, tuple) else (gkey,)
+        va, vb = grp[a].to_numpy(float), grp[b].to_numpy(float)
+        d = va - vb
+        ma, ca = metrics.mean_ci(va, confidence)
+        mb, cb = metrics.mean_ci(vb, confidence)
+        md, cd = metrics.mean_ci(d, confidence)
+        if len(d) >= 2 and np.ptp(d) > 0:
+            t, p = metrics.paired_t(va, vb)
+        else:
+            t, p = np.nan, np.nan
+        rows.append({**dict(zip(by, gkey)), "mean_a": ma, "ci_a": ca, "mean_b": mb, "ci_b": cb,
+                     "diff": md, "diff_ci": cd, "t": t, "p": p, "n": int(len(d))})
+    out = pd.DataFrame(rows, columns=[*by, "mean_a", "ci_a", "mean_b", "ci_b", "diff", "diff_ci", "t", "p", "n"])
+    out.attrs.update(a=a, b=b)
+    return out

@@ -2,18 +2,13 @@
 
 - ``tmp_data``: points SERLIB_DATA / SERLIB_RESULTS / SERLIB_FIGURES at a temporary folder,
   so unit tests never touch the user's caches.
-- nbval runs notebooks on ``smoke``: SERLIB_PROFILE defaults to smoke for the whole session.
+- nbval runs notebooks on ``smoke``: the root ``conftest.py`` sets SERLIB_PROFILE=smoke.
 - ``shared_data``: the team's real-audio folder ``../shared/data`` or a skip with the reason.
 """
 
 from __future__ import annotations
 
-import os
-
 import pytest
-
-# nbval executes the stored notebooks (default profile "quick") on the `smoke` profile.
-os.environ.setdefault("SERLIB_PROFILE", "smoke")
 
 from serlib import paths
 

@@ -258,6 +258,9 @@ def test_binary_av_threshold_and_scale():
     assert list(corpora.binary_av(seven, threshold=2.5).arousal_bin) == [0, 1]  # 2.5 on 1-5 = 3.25 on 1-7
     with pytest.raises(CorpusError, match="no arousal/valence rating"):
         corpora.binary_av(frame(["angry"]), source="ratings")
+    rated = frame(["angry", "sad"], arousal=[1.0, 5.0], valence=[5.0, 1.0])  # ratings ignored on request
+    by_cat = corpora.binary_av(rated, source="category")
+    assert list(by_cat.arousal_bin) == [1, 0] and list(by_cat.valence_bin) == [0, 0]
 
 
 def test_category_to_av_mapping_and_error():

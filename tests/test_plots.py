@@ -210,3 +210,11 @@ def test_data_views(tmp_data):
     assert html.data.count("<audio") == 3 and "babble" in html.data
     with pytest.raises(ValueError, match="no signals"):
         P.spectrograms({})
+
+
+def test_tsne_with_few_points(tmp_data):
+    rng = np.random.default_rng(0)
+    fig = P.tsne(rng.normal(size=(30, 88)), np.array(["a", "b"] * 15), title="few points")
+    assert fig.axes[0].get_title()
+    with pytest.raises(ValueError, match="at least 5"):
+        P.tsne(rng.normal(size=(3, 88)), np.array(["a", "b", "a"]), title="three")

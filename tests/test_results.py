@@ -209,6 +209,19 @@ def test_check_claim_reports_failures_and_lower_is_better():
     assert R.check_claim({"id": "q", "expect": None, "support": []}, df)[0] is None
 
 
+def test_check_claim_keeps_its_table_selector_on_seeded_rows():
+    """Our rows carrying a `table` column: a Table-1 claim must not pool Table-2 rows."""
+    rows = []
+    for seed in range(3):
+        for table, gain in (("1", 0.05), ("2", -0.20)):  # A wins in table 1, loses badly in table 2
+            rows += [{"table": table, "method": "A", "metric": "f1", "seed": seed, "value": 0.6 + gain},
+                     {"table": table, "method": "B", "metric": "f1", "seed": seed, "value": 0.6}]
+    claim = {"id": "t1", "expect": {"better": "A", "than": "B"}, "support": [{"table": "1"}]}
+    held, ev = R.check_claim(claim, pd.DataFrame(rows))
+    assert held is True, ev
+    assert R.check_claim({**claim, "support": [{"table": "2"}]}, pd.DataFrame(rows))[0] is False
+
+
 def test_check_claim_on_our_results_with_mapping():
     """The leaderboard path: our raw rows (seeds, no `table` column) against a paper's claim."""
     claim = next(c for c in R.claims("3_trnet") if c["id"] == "c6")  # w/o L_low beats w/o L_high

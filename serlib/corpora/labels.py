@@ -82,7 +82,7 @@ def binary_av(df: pd.DataFrame, threshold: float = 2.5, scale: tuple[float, floa
     clo, chi = float(corpus_scale[0]), float(corpus_scale[1])
     thr = clo + (threshold - lo) * (chi - clo) / (hi - lo)  # the threshold on the corpus's own scale
     out.attrs["av_threshold"] = thr
-    has = out[["arousal", "valence"]].notna().all(axis=1).to_numpy()
+    has = out[["arousal", "valence"]].notna().all(axis=1).to_numpy().copy()  # writable under copy-on-write
     if source == "category":
         has[:] = False
     out["arousal_bin"] = np.where(has, (out["arousal"] >= thr).astype(int), -1)

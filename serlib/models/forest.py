@@ -67,6 +67,7 @@ def cross_validate(
     """
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
+    n_jobs = -1 if n_jobs is None else n_jobs  # None = all cores, as elsewhere in serlib (same trees either way)
     X = np.asarray(X)
     X_test = X if X_test is None else np.asarray(X_test)
     if len(X) != len(manifest) or X_test.shape != X.shape:
@@ -117,6 +118,7 @@ def fit_grid(
     """
     from sklearn.ensemble import RandomForestClassifier
 
+    n_jobs = -1 if n_jobs is None else n_jobs  # None = all cores (the fitted trees do not depend on it)
     if isinstance(grid, str):
         if grid not in GRIDS:
             raise ValueError(f"unknown grid {grid!r}; choose one of {sorted(GRIDS)} or pass a dict")
