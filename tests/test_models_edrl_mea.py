@@ -249,3 +249,24 @@ def test_edrlmea_runs_on_cuda_with_amp():
     model = EDRLMEA(epochs=2, n_components=4, device="cuda").fit(X[:80], y[:80], X[80:100], y[80:100])
     assert model.fit_result_.device.startswith("cuda")
     assert np.isfinite(model.transform(X[100:])).all()
+
+
+# --------------------------------------------------------------------------- the two systems
+def test_fit_systems_undersamples_train_and_predicts_both():
+    from serlib.models.edrl_mea import SYSTEMS, fit_systems
+
+    X, y = _data(n=160, n_features=10)
+    y = np.where(np.arange(160) % 4 == 0, 1, 0)  # imbalanced: 25 % positives
+    X = X + y[:, None] * 1.5
+    sys_ = fit_systems(X[:120], y[:120], X[120:], y[120:], grid="smoke", seed=0, epochs=2, n_components=4,
+                       batch_size=16, n_jobs=1)
+    assert sys_.n_train == 2 * int((y[:120] == 1).sum())  # RandomUnderSampler: majority cut to minority
+    pred = sys_.predict(X[120:])
+    assert list(pred) == list(SYSTEMS) and all(len(v) == 40 for v in pred.values())
+    assert sys_.embed(X[120:]).shape == (40, 10)
+    again = fit_systems(X[:120], y[:120], X[120:], y[120:], grid="smoke", seed=0, epochs=2, n_components=4,
+                        batch_size=16, n_jobs=1).predict(X[120:])
+    for k in SYSTEMS:
+        np.testing.assert_array_equal(pred[k], again[k])
+    with pytest.raises(ValueError, match="features"):
+        sys_.predict(X[120:, :5])

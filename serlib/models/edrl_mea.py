@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -85,6 +86,9 @@ __all__ = [
     "EDRLBlock",
     "EDRLMEA",
     "MEA",
+    "SYSTEMS",
+    "Systems",
+    "fit_systems",
     "cosine_loss",
     "edrl_train_step",
     "kl_softmax",
@@ -463,6 +467,81 @@ class EDRLMEA:
 
     def fit_transform(self, X_train: np.ndarray, y_train: Sequence, X_val: np.ndarray, y_val: Sequence) -> np.ndarray:
         return self.fit(X_train, y_train, X_val, y_val).transform(X_train)
+
+
+# --------------------------------------------------------------------------- the two systems
+SYSTEMS = ("Baseline", "EDRL-MEA")
+"""The paper's two systems, in the order of its tables."""
+
+
+@dataclass
+class Systems:
+    """Paper 1's two classifiers fitted on one split (see :func:`fit_systems`).
+
+    ``baseline``: the random-forest grid result on eGeMAPS; ``edrl_mea``: the fitted
+    :class:`EDRLMEA`; ``forest``: the random-forest grid result on ``X'``; ``n_train``: the
+    training rows after undersampling.
+    """
+
+    baseline: Any
+    edrl_mea: EDRLMEA
+    forest: Any
+    n_train: int
+
+    def embed(self, X: np.ndarray) -> np.ndarray:
+        """``X'`` of ``X`` (the aligned embedding the EDRL-MEA forest sees)."""
+        return self.edrl_mea.transform(X)
+
+    def predict(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Predictions of both systems: ``{"Baseline": ..., "EDRL-MEA": ...}``."""
+        X = _check_X(X, "X", self.edrl_mea.scaler_.n_features_in_)
+        return {"Baseline": self.baseline.model.predict(X), "EDRL-MEA": self.forest.model.predict(self.embed(X))}
+
+
+def fit_systems(
+    X_train: np.ndarray,
+    y_train: Sequence,
+    X_val: np.ndarray,
+    y_val: Sequence,
+    *,
+    grid: str | dict = "coarse",
+    seed: int = 0,
+    undersample: bool = True,
+    n_jobs: int | None = None,
+    **edrl_kwargs: Any,
+) -> Systems:
+    """Fit paper 1's Baseline and EDRL-MEA on one split (Alg. 1 + Section 4.2).
+
+    1. ``RandomUnderSampler(random_state=seed)`` (imbalanced-learn) balances the *training*
+       rows by dropping majority-class rows; validation is left as it is.
+    2. Baseline: :func:`serlib.models.forest.fit_grid` on the eGeMAPS features (``grid``,
+       selected on validation macro F1).
+    3. EDRL-MEA: :class:`EDRLMEA` (``edrl_kwargs``, ``seed``) trained on the balanced rows with
+       early stopping on validation, then the same grid search on ``X'``.
+
+    ``n_jobs``: forest worker threads; None = all cores (the profiles' meaning, unlike
+    scikit-learn's None = 1). Forests with a fixed ``random_state`` give the same trees for
+    any ``n_jobs``.
+    """
+    from serlib.models import forest
+
+    n_jobs = -1 if n_jobs is None else n_jobs
+
+    X_train = _check_X(X_train, "X_train", None)
+    X_val = _check_X(X_val, "X_val", X_train.shape[1])
+    y_train = _check_y(y_train, len(X_train), "y_train")
+    y_val = _check_y(y_val, len(X_val), "y_val")
+    if undersample:
+        from imblearn.under_sampling import RandomUnderSampler
+
+        idx, _ = RandomUnderSampler(random_state=seed).fit_resample(np.arange(len(X_train)).reshape(-1, 1), y_train)
+        idx = np.sort(idx.ravel())
+        X_train, y_train = X_train[idx], y_train[idx]
+    baseline = forest.fit_grid(X_train, y_train, X_val, y_val, grid=grid, seed=seed, n_jobs=n_jobs)
+    em = EDRLMEA(seed=seed, **edrl_kwargs).fit(X_train, y_train, X_val, y_val)
+    rf = forest.fit_grid(em.transform(X_train), y_train, em.transform(X_val), y_val, grid=grid, seed=seed,
+                         n_jobs=n_jobs)
+    return Systems(baseline=baseline, edrl_mea=em, forest=rf, n_train=len(X_train))
 
 
 # --------------------------------------------------------------------------- input checks
