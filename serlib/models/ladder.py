@@ -573,3 +573,162 @@ def _as_tensor(x: Any, n_features: int | None) -> torch.Tensor:
 
 def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
+
+
+# --------------------------------------------------------------------------- experiment helpers (notebook 02)
+METHODS = ("Dense", "LN", "DLN", "DLN+he")
+"""The four models of the paper's Table 2, in its order."""
+
+SEMI_SUPERVISED = ("LN", "DLN", "DLN+he")
+"""The models that also learn from the unlabeled target-condition set."""
+
+
+def make_model(method: str, n_features: int, **kw: Any) -> nn.Module:
+    """``"Dense"``, ``"LN"``, ``"DLN"`` or ``"DLN+he"`` with the paper's sizes (two hidden layers of 256)."""
+    builders = {"Dense": lambda: Dense(n_features, **kw), "LN": lambda: Ladder(n_features, **kw),
+                "DLN": lambda: DecoupledLadder(n_features, **kw),
+                "DLN+he": lambda: DecoupledLadder(n_features, he=True, **kw)}
+    if method not in builders:
+        raise ValueError(f"unknown method {method!r}; choose from {list(METHODS)}")
+    return builders[method]()
+
+
+def partition(manifest: Any, fractions: Sequence[float] = (0.5, 0.1, 0.2, 0.2)) -> dict[str, Any]:
+    """Speaker-disjoint ``train`` / ``dev`` / ``unlabeled`` / ``test`` manifests (notebook 02's protocol).
+
+    Speakers are taken in sorted order (session by session for the embedded corpus) and dealt
+    to the four parts by ``fractions`` of the speaker count (each part gets >= 1 speaker; the
+    last parts are filled first, so train takes what remains): with 10 speakers, 5 train,
+    1 dev, 2 unlabeled, 2 test. The unlabeled part stands in for the paper's un-annotated
+    recordings: other utterances and other speakers than the test set (and than train).
+    """
+    if len(fractions) != 4 or any(f <= 0 for f in fractions):
+        raise ValueError(f"fractions needs 4 positive values (train, dev, unlabeled, test), got {list(fractions)}")
+    if "speaker" not in manifest.columns or manifest["speaker"].isna().any():
+        raise ValueError("partition() needs a 'speaker' column without missing values")
+    speakers = sorted(manifest["speaker"].astype(str).unique())
+    if len(speakers) < 4:
+        raise ValueError(f"partition() needs >= 4 speakers (train, dev, unlabeled, test), got {len(speakers)}")
+    total = float(sum(fractions))
+    counts = [max(1, round(len(speakers) * f / total)) for f in fractions[1:]]
+    while sum(counts) > len(speakers) - 1:  # keep >= 1 training speaker
+        counts[int(np.argmax(counts))] -= 1
+    n_dev, n_unl, n_test = counts
+    n_train = len(speakers) - n_dev - n_unl - n_test
+    bounds = np.cumsum([0, n_train, n_dev, n_unl, n_test])
+    spk = manifest["speaker"].astype(str)
+    parts = {}
+    for name, lo, hi in zip(("train", "dev", "unlabeled", "test"), bounds[:-1], bounds[1:]):
+        parts[name] = manifest[spk.isin(speakers[lo:hi]).to_numpy()].reset_index(drop=True)
+    return parts
+
+
+def train_model(
+    method: str,
+    X: Any,
+    y: Any,
+    X_dev: Any,
+    y_dev: Any,
+    X_unlabeled: Any = None,
+    *,
+    epochs: int,
+    lr: float = 5e-5,
+    batch_size: int = 256,
+    seed: int = 0,
+    device: str | None = None,
+    patience: int | None = None,
+    progress: bool = False,
+):
+    """Train one model for one attribute as in Sec. 4.3 and return the :class:`serlib.training.FitResult`.
+
+    Adam (``lr``), ``batch_size``, loss of Eq. 1 via :func:`train_step`, model selection on the
+    CCC of the clean development set (the best epoch within ``epochs``; ``patience`` None = no
+    early stopping, no LR halving, as in the paper). The semi-supervised models need
+    ``X_unlabeled`` (the target condition's unlabeled features) and refuse to run without it;
+    Dense ignores it.
+    """
+    from serlib import training
+
+    model = make_model(method, int(np.asarray(X).shape[1]))
+    if method in SEMI_SUPERVISED:
+        if X_unlabeled is None or len(X_unlabeled) == 0:
+            raise ValueError(f"{method} needs the unlabeled set of the target condition (X_unlabeled); "
+                             "it is never trained supervised-only - use Dense for that")
+        data = semi_supervised_data((X, y), X_unlabeled, batch_size=batch_size, seed=seed)
+    else:
+        data = (np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.float32))
+    val = (np.asarray(X_dev, dtype=np.float32), np.asarray(y_dev, dtype=np.float32))
+    return training.fit(model, data, val, train_step=train_step, val_metric="ccc", epochs=epochs, lr=lr,
+                        batch_size=batch_size, patience=patience, lr_patience=None, seed=seed, device=device,
+                        amp=False, progress=progress)
+
+
+def significance_table(df: Any, *, metric: str = "ccc", alpha: float = 0.05,
+                       condition: str = "snr") -> Any:
+    """Table 2 with the paper's marks: mean ``metric`` over seeds per attribute x condition x method.
+
+    ``df``: tidy results (``method``, ``attribute``, ``seed``, ``metric``, ``value`` and the
+    ``condition`` column; a missing condition value = clean). Rows of one seed are averaged
+    first (e.g. the three condition-adapted models on clean speech). A dagger marks a
+    significant difference from Dense, ``*`` from LN (Welch's two-tailed t-test, p <= ``alpha``,
+    over seeds; the paper marks improvements, we mark the direction too: a mark after a value
+    below the reference's mean is written in brackets, e.g. ``0.41(†)``). Returns a DataFrame
+    with columns ``attribute, condition`` and one per method (formatted strings), plus the
+    numeric means in ``df.attrs["means"]``.
+    """
+    import pandas as pd
+
+    from serlib.metrics import welch_t
+
+    sub = df[df["metric"] == metric].copy()
+    sub["_cond"] = sub[condition].map(lambda v: "clean" if pd.isna(v) else f"{float(v):g} dB")
+    per_seed = sub.groupby(["attribute", "_cond", "method", "seed"], sort=False)["value"].mean().reset_index()
+    methods = [m for m in METHODS if m in set(per_seed["method"])] + \
+        sorted(set(per_seed["method"]) - set(METHODS))
+    rows, means = [], []
+    for (attr, cond), grp in per_seed.groupby(["attribute", "_cond"], sort=False):
+        vals = {m: grp.loc[grp["method"] == m, "value"].to_numpy() for m in methods}
+        row: dict[str, Any] = {"attribute": attr, "condition": cond}
+        for m in methods:
+            v = vals[m]
+            if len(v) == 0:
+                row[m] = ""
+                continue
+            mark = ""
+            for ref, sym in (("Dense", "†"), ("LN", "*")):
+                r = vals.get(ref, np.zeros(0))
+                if m == ref or len(r) < 2 or len(v) < 2 or (ref == "Dense" and m == "Dense"):
+                    continue
+                if m == "Dense" and ref == "LN":
+                    continue
+                _, p = welch_t(v, r)
+                if np.isfinite(p) and p <= alpha:
+                    mark += sym if v.mean() > r.mean() else f"({sym})"
+            row[m] = f"{v.mean():.3f}{mark}"
+            means.append({"attribute": attr, "condition": cond, "method": m, "mean": float(v.mean()),
+                          "n": int(len(v))})
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=["attribute", "condition", *methods])
+    out.attrs["means"] = pd.DataFrame(means)
+    return out
+
+
+def embedding_analysis(model: LadderNetwork, X_train: Any, y_train: Any, X_test: Any, y_test: Any, *,
+                       seed: int = 0) -> dict[tuple[str, str], float]:
+    """Figure 3 of the paper for one trained DLN, evaluated on ``(X_test, y_test)``.
+
+    Returns ``{(quantity, embedding): value}`` with quantity ``ccc_output`` (Fig. 3a, the trained
+    output layer reading the embedding, :meth:`LadderNetwork.predict_from`), ``ccc_probe`` (a ridge
+    head fitted on the training set's frozen embedding, :meth:`LadderNetwork.fit_probe`) and
+    ``input_mse`` (Fig. 3b, :meth:`LadderNetwork.input_reconstruction_mse` with the embedding at
+    the decoder top), for embedding ``emotion`` and ``reconstruction``.
+    """
+    from serlib.metrics import ccc
+
+    out: dict[tuple[str, str], float] = {}
+    y_test = np.asarray(y_test, dtype=np.float64)
+    for emb in ("emotion", "reconstruction"):
+        out[("ccc_output", emb)] = float(ccc(y_test, model.predict_from(X_test, emb)))
+        out[("ccc_probe", emb)] = float(ccc(y_test, model.fit_probe(X_train, y_train, emb).predict(X_test)))
+        out[("input_mse", emb)] = model.input_reconstruction_mse(X_test, emb, seed=seed)
+    return out
