@@ -11,12 +11,7 @@ import torch
 from serlib.models import ladder
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _manifest(n_speakers: int = 10, per: int = 3) -> pd.DataFrame:

@@ -20,14 +20,7 @@ from serlib.models.edrl_mea import (
 N = 88  # eGeMAPS
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """These models are tiny: one intra-op thread is faster, and far faster when the cores are
-    shared (OpenMP threads spin-wait on an oversubscribed machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _data(n: int = 90, n_features: int = 12, n_classes: int = 2, seed: int = 0):

@@ -25,13 +25,7 @@ D = 6373  # ComParE_2016
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Small models: one intra-op thread is faster, far faster on shared cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _build(kind: str, d: int = D, **kw):

@@ -120,6 +120,14 @@ def _feature_shape(module: nn.Module, n_bins: int, frames: int) -> tuple[int, in
     return int(out.shape[1]), int(out.shape[2]), int(out.shape[3])
 
 
+def _step_width(module: nn.Module, n_bins: int, min_frames: int, stages: str) -> int:
+    """Features per time step (channels x frequency bins) of ``module``'s output: the LSTM/FC input size."""
+    c, _, f = _feature_shape(module, n_bins, 2 * min_frames)
+    if f < 1:
+        raise ValueError(f"n_bins={n_bins} is too small for {stages}")
+    return c * f
+
+
 def _check_positive(**values: int) -> None:
     for name, v in values.items():
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -286,10 +294,8 @@ class CNNLSTM(nn.Module):
         self.n_bins = n_bins
         self.features = _ConvStack(channels)
         self.min_frames = self.features.min_frames
-        c, _, f = _feature_shape(self.features, n_bins, 2 * self.min_frames)
-        if f < 1:
-            raise ValueError(f"n_bins={n_bins} is too small for {len(channels)} pooling stages")
-        self.temporal = _SequenceLSTM(c * f, lstm_hidden)
+        width = _step_width(self.features, n_bins, self.min_frames, f"{len(channels)} pooling stages")
+        self.temporal = _SequenceLSTM(width, lstm_hidden)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(lstm_hidden, n_classes)
 
@@ -313,10 +319,8 @@ class CNN(nn.Module):
         self.n_bins = n_bins
         self.features = _ConvStack(channels)
         self.min_frames = self.features.min_frames
-        c, _, f = _feature_shape(self.features, n_bins, 2 * self.min_frames)
-        if f < 1:
-            raise ValueError(f"n_bins={n_bins} is too small for {len(channels)} pooling stages")
-        self.fc = nn.Linear(c * f, fc_units)
+        width = _step_width(self.features, n_bins, self.min_frames, f"{len(channels)} pooling stages")
+        self.fc = nn.Linear(width, fc_units)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(fc_units, n_classes)
 
@@ -371,10 +375,9 @@ class DenseNetLSTM(nn.Module):
         self.features = _DenseFeatures(n_blocks, layers, growth, compression, stem_channels, stem_kernel,
                                        stem_stride, stem_pool)
         self.min_frames = self.features.min_frames
-        c, _, f = _feature_shape(_FirstOutput(self.features), n_bins, 2 * self.min_frames)
-        if f < 1:
-            raise ValueError(f"n_bins={n_bins} is too small for the down-sampling stages of this DenseNet")
-        self.temporal = _SequenceLSTM(c * f, lstm_hidden)
+        width = _step_width(_FirstOutput(self.features), n_bins, self.min_frames,
+                            "the down-sampling stages of this DenseNet")
+        self.temporal = _SequenceLSTM(width, lstm_hidden)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(lstm_hidden, fc_units)
         self.classifier = nn.Linear(fc_units, n_classes)

@@ -59,7 +59,7 @@ from serlib.models.baselines import (
     _check_positive,
     _DenseFeatures,
     _FirstOutput,
-    _feature_shape,
+    _step_width,
     _SequenceLSTM,
     as_image_batch,
     n_parameters,
@@ -117,10 +117,9 @@ class DenseNetLSTMHighway(nn.Module):
         self.features = _DenseFeatures(n_blocks, layers, growth, compression, stem_channels, stem_kernel,
                                        stem_stride, stem_pool)
         self.min_frames = self.features.min_frames
-        c, _, f = _feature_shape(_FirstOutput(self.features), n_bins, 2 * self.min_frames)
-        if f < 1:
-            raise ValueError(f"n_bins={n_bins} is too small for the down-sampling stages of this DenseNet")
-        self.temporal = _SequenceLSTM(c * f, lstm_hidden)
+        width = _step_width(_FirstOutput(self.features), n_bins, self.min_frames,
+                            "the down-sampling stages of this DenseNet")
+        self.temporal = _SequenceLSTM(width, lstm_hidden)
         self.dropout = nn.Dropout(dropout)
         self.skips = nn.ModuleList(nn.Linear(ch, skip_dim) for ch in self.features.block_channels)
         self.project = nn.Linear(lstm_hidden + skip_dim, highway_units)
