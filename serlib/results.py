@@ -1064,7 +1064,7 @@ def summary_markdown(df: pd.DataFrame, *, confidence: float = 0.95) -> str:
         table: dict[tuple, dict[str, str]] = {}
         nseeds: dict[tuple, int] = {}
         for _, r in s.iterrows():
-            k = tuple(r[c] for c in cond)
+            k = tuple(None if _is_missing(r[c]) else r[c] for c in cond)  # NaN != NaN would split rows
             scale = 100.0 if percent_metric(r["metric"]) else 1.0
             digits = 1 if scale == 100.0 else 3
             ci = "" if not math.isfinite(r["ci"]) else f" ± {r['ci'] * scale:.{digits}f}"

@@ -532,3 +532,15 @@ def test_collect_and_summary_markdown(tmp_data):
     assert "30.0 ±" in md  # WER 0.25 / 0.35 -> 30.0 %
     empty = R.collect(paths.results_dir() / "nothing_here")
     assert empty.empty and "No results yet" in R.summary_markdown(empty)
+
+
+def test_summary_markdown_keeps_metrics_of_a_clean_row_together():
+    """Rows whose condition columns are missing (clean: no noise type, no SNR) form one table row."""
+    res = R.Results("99_summary", "smoke")
+    for seed in range(2):
+        res.add("A", "uar", 0.6, seed=seed)
+        res.add("A", "war", 0.7, seed=seed)
+        res.add("A", "uar", 0.5, seed=seed, test_condition="noisy", noise_type="babble", snr=0)
+    md = R.summary_markdown(res.frame().assign(profile="smoke"))
+    body = [line for line in md.splitlines() if line.startswith("| A ")]
+    assert len(body) == 2, md
