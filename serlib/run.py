@@ -12,6 +12,8 @@ Usage::
 - Executed notebooks go to ``runs/<profile>/``; a table of notebook, profile, status and duration
   is printed at the end and saved as ``runs/<profile>/summary.csv``; ``results/summary.md`` is
   regenerated from every ``results/*.csv``.
+- ``--reference`` also copies each successful run to ``runs/reference/`` without audio players and
+  with large images shrunk, small enough to commit.
 - A notebook that fails is reported with its failing cell and error; the others still run and the
   exit code is 1.
 
@@ -155,6 +157,40 @@ def execute(name: str, profile: str, params: dict[str, Any], out_dir: Path, kern
                        f"{type(exc).__name__}: {exc}")
 
 
+def make_reference(executed: Path, dest_dir: Path = RUNS_DIR / "reference", *, max_png: int = 200_000) -> Path:
+    """Copy an executed notebook to ``runs/reference/`` small enough to commit.
+
+    Audio players (embedded wav) are replaced by a note, and inline PNGs over ``max_png`` base64
+    characters are shrunk to 2/3 size with a 128-colour palette.
+    """
+    import base64
+    import io
+
+    import nbformat
+    from PIL import Image
+
+    nb = nbformat.read(str(executed), as_version=4)
+    for cell in nb.cells:
+        outputs = []
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "<audio" in "".join(data.get("text/html", "")):
+                out = nbformat.v4.new_output("stream", name="stdout", text="[audio players removed from the "
+                                             "reference copy to keep it small: run the notebook to listen]\n")
+            elif len(data.get("image/png", "")) > max_png:
+                im = Image.open(io.BytesIO(base64.b64decode(data["image/png"])))
+                im = im.resize((im.width * 2 // 3, im.height * 2 // 3), Image.LANCZOS)
+                buf = io.BytesIO()
+                im.convert("P", palette=Image.ADAPTIVE, colors=128).save(buf, format="PNG", optimize=True)
+                data["image/png"] = base64.b64encode(buf.getvalue()).decode("ascii")
+            outputs.append(out)
+        cell.outputs = outputs
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    dest = dest_dir / Path(executed).name
+    nbformat.write(nb, str(dest))
+    return dest
+
+
 def prepare(profile: str) -> None:
     """Generate the embedded corpus, cross-corpus variant and noise bank for ``profile`` (cached)."""
     from serlib import corpora, noise
@@ -198,6 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="folder for executed notebooks (runs/<profile>)")
     parser.add_argument("--no-prepare", action="store_true", help="skip generating the embedded data first")
     parser.add_argument("--list", action="store_true", help="list notebooks and their parameters, then exit")
+    parser.add_argument("--reference", action="store_true",
+                        help="also copy each successful run, slimmed, to runs/reference/ (the committed reference run)")
     args = parser.parse_args(argv)
     try:
         names = select(args.only)
@@ -228,6 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         bar.set_postfix_str(name)
         outcome = execute(name, profile, per_nb[name], out_dir, kernel)
         outcomes.append(outcome)
+        if outcome.status == "ok" and args.reference:
+            make_reference(Path(outcome.output))
         if outcome.status != "ok":
             tqdm.write(f"FAILED {name}: {outcome.error}\n  see {outcome.output}")
     write_summaries(outcomes, out_dir)

@@ -64,3 +64,29 @@ def test_failing_notebook_is_reported_and_others_still_run(tmp_path):
     assert injected and "smoke" in "".join(injected[0]["source"])
     table = run.summary_table(outcomes)
     assert "b_bad" in table and "failed" in table
+
+
+def test_make_reference_strips_audio_and_shrinks_images(tmp_path):
+    import base64
+    import io
+
+    from PIL import Image
+
+    rng = __import__("numpy").random.default_rng(0)
+    img = Image.fromarray(rng.integers(0, 255, (600, 600, 3), dtype="uint8"))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    png = base64.b64encode(buf.getvalue()).decode()
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": "<audio controls src='data:'></audio>"}),
+                    nbformat.v4.new_output("display_data", data={"image/png": png}),
+                    nbformat.v4.new_output("stream", name="stdout", text="kept\n")]
+    nb.cells = [cell]
+    nbformat.write(nb, tmp_path / "x.ipynb")
+    out = nbformat.read(run.make_reference(tmp_path / "x.ipynb", tmp_path / "ref"), as_version=4)
+    kinds = [o.get("output_type") for o in out.cells[0].outputs]
+    assert kinds == ["stream", "display_data", "stream"]
+    assert "audio players removed" in out.cells[0].outputs[0]["text"]
+    assert len(out.cells[0].outputs[1]["data"]["image/png"]) < len(png)
+    assert out.cells[0].outputs[2]["text"] == "kept\n"
