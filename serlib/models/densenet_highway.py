@@ -155,3 +155,86 @@ def build(name: str, **kwargs) -> nn.Module:
     if key not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
     return MODELS[key](**kwargs)
+
+
+# --------------------------------------------------------------------------- profile sizes and evaluation helpers
+SIZES: dict[str, dict[str, dict]] = {
+    "paper": {name: {} for name in MODELS},
+    # quick profile (2 CPU cores): ~0.5-1 s per batch of 64 full-size 256x128 segments per model
+    "small": {
+        "cnn": dict(channels=(8, 16, 32), fc_units=64),
+        "cnn_lstm": dict(channels=(8, 16, 32), lstm_hidden=64),
+        "densenet": dict(layers=3, growth=8, fc_units=128),
+        "densenet_lstm": dict(layers=3, growth=8, lstm_hidden=64, fc_units=64),
+        "proposed": dict(layers=3, growth=12, lstm_hidden=64, skip_dim=64, highway_units=64),
+    },
+    # smoke profile (CI): just enough to run the pipeline
+    "tiny": {
+        "cnn": dict(channels=(4, 8), fc_units=16),
+        "cnn_lstm": dict(channels=(4, 8), lstm_hidden=16),
+        "densenet": dict(layers=2, growth=4, fc_units=16),
+        "densenet_lstm": dict(layers=2, growth=4, lstm_hidden=16, fc_units=16),
+        "proposed": dict(layers=2, growth=4, lstm_hidden=16, skip_dim=16, highway_units=16),
+    },
+}
+"""Model widths per profile size: ``paper`` = the paper's (the constructors' defaults); ``small``
+(quick profile) and ``tiny`` (smoke) shrink depth/width but keep every architectural element
+(stem, DenseBlocks, transition, LSTM, skip sum, three highway layers) and the 256x128 input."""
+
+
+def sized(name: str, size: str = "paper", **kwargs) -> nn.Module:
+    """:func:`build` with the widths of :data:`SIZES` ``[size]`` (``kwargs`` override them)."""
+    if size not in SIZES:
+        raise ValueError(f"unknown model size {size!r}; choose one of {', '.join(SIZES)}")
+    key = name.lower().replace("-", "_")
+    return build(name, **{**SIZES[size].get(key, {}), **kwargs})
+
+
+def utterance_posteriors(model: nn.Module, segments, owner, *, batch_size: int = 128,
+                         device: str | None = None) -> "np.ndarray":
+    """Utterance posteriors = mean of the segment softmax posteriors per ``owner`` (paper Sec. 4.2).
+
+    ``segments`` (M, frames, bins) and ``owner`` (M,) as returned by
+    :func:`serlib.features.segment_stack`; returns (n_utterances, n_classes) in owner order 0..n-1.
+    """
+    import numpy as np
+
+    from serlib.training import predict
+
+    logits = torch.as_tensor(predict(model, np.asarray(segments, dtype=np.float32), batch_size=batch_size,
+                                     device=device))
+    probs = torch.softmax(logits.float(), dim=1).numpy()
+    owner = np.asarray(owner)
+    n = int(owner.max()) + 1
+    out = np.zeros((n, probs.shape[1]))
+    np.add.at(out, owner, probs)
+    counts = np.bincount(owner, minlength=n)
+    if (counts == 0).any():
+        raise ValueError("utterance_posteriors: some utterances have no segment (owner must cover 0..n-1)")
+    return out / counts[:, None]
+
+
+def attack_segments(model: nn.Module, segments, labels, kind: str, eps: float, *, batch_size: int = 64,
+                    device: str | None = None) -> "np.ndarray":
+    """FGSM or BIM (:mod:`serlib.attacks`) adversarial copies of ``segments`` against their ``labels``
+    (each segment carries its utterance's label), batch by batch; returns a float32 array."""
+    import numpy as np
+
+    from serlib import attacks
+    from serlib.training import resolve_device
+
+    if kind not in ("fgsm", "bim"):
+        raise ValueError(f"kind must be 'fgsm' or 'bim', got {kind!r}")
+    fn = attacks.fgsm if kind == "fgsm" else attacks.bim
+    dev = resolve_device(device)
+    model.to(dev)
+    x_all, y_all = np.asarray(segments, dtype=np.float32), np.asarray(labels, dtype=np.int64)
+    out = []
+    for i in range(0, len(x_all), batch_size):
+        x = torch.from_numpy(x_all[i:i + batch_size]).to(dev)
+        y = torch.from_numpy(y_all[i:i + batch_size]).to(dev)
+        out.append(fn(model, x, y, eps).cpu().numpy())
+    return np.concatenate(out).astype(np.float32)
+
+
+__all__ += ["SIZES", "attack_segments", "sized", "utterance_posteriors"]
