@@ -423,6 +423,17 @@ class Results:
         meta.update({k: v for k, v in self.meta.items() if k not in meta or k == "device"})
         return meta
 
+    def set_claims(self, ledger_df: pd.DataFrame) -> None:
+        """Keep this run's claims ledger (:func:`ledger` rows); :meth:`save` writes it into the JSON.
+
+        The cross-paper ledger (:func:`collect_claims`) reads it back from every results JSON.
+        """
+        need = {"paper", "claim", "status", "evidence"}
+        if not isinstance(ledger_df, pd.DataFrame) or not need <= set(ledger_df.columns):
+            raise ValueError(f"{self.notebook}: set_claims() needs a ledger DataFrame with columns {sorted(need)} "
+                             "(from results.ledger / results.ledger_row)")
+        self.meta["claims"] = _jsonable(ledger_df.to_dict("records"))
+
     def save(self, results_dir: str | Path | None = None) -> Path:
         """Write ``<results_dir>/<notebook>.csv`` and ``.json`` atomically; returns the CSV path."""
         if not self._rows:

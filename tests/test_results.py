@@ -544,3 +544,15 @@ def test_summary_markdown_keeps_metrics_of_a_clean_row_together():
     md = R.summary_markdown(res.frame().assign(profile="smoke"))
     body = [line for line in md.splitlines() if line.startswith("| A ")]
     assert len(body) == 2, md
+
+
+def test_set_claims_stores_ledger_in_json(tmp_path):
+    res = R.Results("03_trnet", "smoke")
+    res.add("TRNet", "uar", 0.5, seed=0)
+    led = pd.DataFrame([R.ledger_row("c4", False, "TRNet 50.0 < Baseline-c 55.0", paper=3)])
+    res.set_claims(led)
+    res.save(tmp_path)
+    meta = R.read_metadata(tmp_path / "03_trnet.csv")
+    assert meta["claims"][0]["claim"] == "c4" and meta["claims"][0]["status"] == "not held"
+    with pytest.raises(ValueError, match="set_claims"):
+        res.set_claims(pd.DataFrame({"x": [1]}))
