@@ -371,3 +371,110 @@ def test_triplet_dataset_items():
         TripletDataset(noisy, enhanced[:1], clean, [1, 3])
     with pytest.raises(ValueError, match="one width"):
         TripletDataset([np.zeros((5, 80))], [np.zeros((5, 40))], None, [0])[0]
+
+
+# --------------------------------------------------------------------------- experiment glue
+TINY = dict(epochs=2, channels=(4, 8), h_dim=16, n_frames=40, batch_size=8)
+
+
+def _split(n: int, seed: int) -> dict[str, np.ndarray]:
+    """Fixed-length spectrograms whose class shows in the clean part (so training can learn something)."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 4
+    clean = rng.normal(size=(n, 40, 80)).astype(np.float32) - 5.0
+    clean[:, :, :20] += y[:, None, None]  # class-dependent low-band level
+    noise = rng.normal(size=(n, 40, 80)).astype(np.float32)
+    return dict(clean=clean, noisy=clean + noise, enhanced=clean + 0.3 * noise, y=y)
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    return _split(24, 0), _split(8, 1)
+
+
+@pytest.fixture(scope="module")
+def teacher(tiny_data):
+    return trnet.fit_system("Baseline-c", *tiny_data, seed=0, **TINY).model
+
+
+@pytest.mark.parametrize("system", trnet.SYSTEMS)
+def test_fit_system_trains_every_system_and_predicts(system, tiny_data, teacher):
+    train, val = tiny_data
+    res = trnet.fit_system(system, train, val, teacher=teacher, seed=0, **TINY)
+    assert len(res.history) == 2 and 1 <= res.best_epoch <= 2
+    is_trnet = system.startswith("TRNet")
+    assert isinstance(res.model, TRNet) == is_trnet
+    if system in ("TRNet", "TRNet w/o L_low"):  # the frozen Baseline-c is the teacher, unchanged
+        assert res.model.teacher is not teacher and res.model.teacher is not None
+        for a, b in zip(res.model.teacher.parameters(), teacher.parameters()):
+            assert torch.equal(a, b) and not a.requires_grad
+    if system == "TRNet w/o L_high":
+        assert res.model.bridge is None and res.model.teacher is None
+    post = trnet.predict_system(res.model, system, val["noisy"], val["enhanced"], n_frames=40)
+    assert post.shape == (8, 4) and np.allclose(post.sum(1), 1, atol=1e-5)
+    emb = trnet.embed_system(res.model, system, val["noisy"], val["enhanced"], n_frames=40)
+    assert emb.shape == (8, 16) and np.isfinite(emb).all()
+
+
+def test_systems_read_their_own_input(tiny_data, teacher):
+    """Baseline-c/-n read X, Baseline-e reads X_e: predictions change with that input only."""
+    _, val = tiny_data
+    swapped = val["enhanced"][::-1].copy()
+    p = trnet.predict_system(teacher, "Baseline-c", val["noisy"], val["enhanced"], n_frames=40)
+    np.testing.assert_array_equal(p, trnet.predict_system(teacher, "Baseline-c", val["noisy"], swapped, n_frames=40))
+    pe = trnet.predict_system(teacher, "Baseline-e", val["noisy"], val["enhanced"], n_frames=40)
+    np.testing.assert_allclose(pe, trnet.predict_system(teacher, "Baseline-c", val["enhanced"], n_frames=40), rtol=1e-6)
+
+
+def test_fit_system_is_reproducible_per_seed(tiny_data):
+    a = trnet.fit_system("Baseline-n", *tiny_data, seed=3, **TINY).history.train_loss.to_numpy()
+    b = trnet.fit_system("Baseline-n", *tiny_data, seed=3, **TINY).history.train_loss.to_numpy()
+    np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_fit_system_errors(tiny_data):
+    train, val = tiny_data
+    with pytest.raises(ValueError, match="needs teacher=.*Baseline-c"):
+        trnet.fit_system("TRNet", train, val, **TINY)
+    with pytest.raises(ValueError, match="unknown system 'trnet'.*Baseline-c"):
+        trnet.fit_system("trnet", train, val, **TINY)
+    with pytest.raises(KeyError, match="lacks 'enhanced'"):
+        trnet.fit_system("Baseline-e", {"clean": train["clean"], "y": train["y"]}, val, **TINY)
+    with pytest.raises(ValueError, match="needs the enhanced"):
+        trnet.predict_system(SERNet(channels=(4,), h_dim=8), "Baseline-e", val["noisy"])
+
+
+def test_inputs_of_variable_length_are_tiled_to_n_frames(teacher):
+    rng = np.random.default_rng(0)
+    seqs = [rng.normal(size=(t, 80)).astype(np.float32) for t in (13, 40, 77)]
+    post = trnet.predict_system(teacher, "Baseline-c", seqs, n_frames=40)
+    ref = trnet.predict_system(teacher, "Baseline-c", np.stack([fix_length(s, 40) for s in seqs]), n_frames=40)
+    np.testing.assert_allclose(post, ref, rtol=1e-6)
+
+
+def test_training_levels_are_deterministic_and_cover_clean_and_every_snr():
+    ids = [f"u{i}" for i in range(300)]
+    a = trnet.training_levels(ids, (20, 10, 0), seed=0)
+    assert a == trnet.training_levels(ids, (20, 10, 0), seed=0)
+    assert set(a) == {None, 20.0, 10.0, 0.0}
+    assert min(a.count(v) for v in set(a)) > 300 / 4 * 0.6  # roughly uniform
+    assert a != trnet.training_levels(ids, (20, 10, 0), seed=1)
+    assert a != trnet.training_levels(ids, (20, 10, 0), seed=0, draw=1)
+
+
+def test_select_picks_the_items_of_given_utterances():
+    data = {"row": np.array([0, 1, 2, 0, 1, 2]), "y": np.arange(6), "clean": np.zeros((6, 3, 80))}
+    got = trnet.select(data, [2, 0])
+    np.testing.assert_array_equal(got["y"], [0, 2, 3, 5])
+    assert got["clean"].shape == (4, 3, 80)
+
+
+def test_centre_spread_is_scale_free_and_orders_separations():
+    rng = np.random.default_rng(0)
+    g = np.repeat([0, 1, 2], 50)
+    near = rng.normal(size=(150, 8)) + g[:, None] * 0.2
+    far = rng.normal(size=(150, 8)) + g[:, None] * 3.0
+    assert trnet.centre_spread(far, g) > 3 * trnet.centre_spread(near, g)
+    assert trnet.centre_spread(10 * far, g) == pytest.approx(trnet.centre_spread(far, g))
+    with pytest.raises(ValueError, match="two groups"):
+        trnet.centre_spread(far, np.zeros(150))

@@ -119,6 +119,16 @@ __all__ = [
     "make_trnet",
     "predict_fn",
     "train_step",
+    "SYSTEMS",
+    "check_system",
+    "fit_system",
+    "predict_system",
+    "embed_system",
+    "spectrograms",
+    "training_levels",
+    "training_set",
+    "select",
+    "centre_spread",
 ]
 
 N_MELS = 80
@@ -613,3 +623,254 @@ class TripletDataset(Dataset):
         item = {k: torch.from_numpy(np.ascontiguousarray(fix_length(v[:t], self.n_frames))) for k, v in specs.items()}
         item["y"] = self.y[i]
         return item
+
+
+# --------------------------------------------------------------------------- experiment glue
+SYSTEMS = ("Baseline-c", "Baseline-n", "Baseline-e", "TRNet", "TRNet w/o L_low", "TRNet w/o L_high")
+"""The six compared systems of Table 1 (names as printed in the paper and in ``reference/3_trnet.yaml``)."""
+
+_BASELINE_INPUT = {"Baseline-c": "clean", "Baseline-n": "noisy", "Baseline-e": "enhanced"}
+_TRNET_VARIANT = {"TRNet": "trnet", "TRNet w/o L_low": "wo_low", "TRNet w/o L_high": "wo_high"}
+
+
+def check_system(system: str) -> str:
+    """``system`` if it is one of :data:`SYSTEMS`, else a ValueError listing them."""
+    if system not in SYSTEMS:
+        raise ValueError(f"unknown system {system!r}; choose one of {list(SYSTEMS)}")
+    return system
+
+
+def _stacked(data: Mapping[str, Any], key: str, n_frames: int, where: str) -> np.ndarray:
+    if key not in data or data[key] is None:
+        raise KeyError(f"{where} lacks {key!r}; expected a dict with 'clean', 'noisy', 'enhanced' spectrograms and 'y'")
+    x = data[key]
+    if isinstance(x, np.ndarray) and x.ndim == 3 and x.shape[1] == n_frames:
+        return x.astype(np.float32, copy=False)
+    return np.stack([fix_length(np.asarray(s, dtype=np.float32), n_frames) for s in x])
+
+
+def fit_system(
+    system: str,
+    train: Mapping[str, Any],
+    val: Mapping[str, Any],
+    *,
+    teacher: SERNet | None = None,
+    epochs: int,
+    seed: int = 0,
+    device: str | None = None,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    channels: Sequence[int] = (32, 64, 128, 256),
+    h_dim: int = 256,
+    patience: int | None = None,
+    n_frames: int = N_FRAMES,
+    progress: bool = False,
+    **fit_kwargs: Any,
+):
+    """Train one of Table 1's :data:`SYSTEMS`; returns :class:`serlib.training.FitResult` (``.model`` = best val epoch).
+
+    ``train``/``val``: dicts of spectrograms of the same utterances, ``(N, T, 80)`` arrays or lists
+    of ``(T_i, 80)`` arrays (tiled/cut to ``n_frames``): ``clean`` X_s, ``noisy`` X (the training
+    input: each utterance under its drawn condition, see :func:`training_set`), ``enhanced``
+    LMFB(SE(noisy)), and ``y`` class indices. What each system reads:
+
+    - Baseline-c: clean (train and val); Baseline-n: noisy; Baseline-e: enhanced. A plain
+      :class:`SERNet` (``channels``, ``h_dim``) with cross-entropy.
+    - TRNet / TRNet w/o L_low: noisy + enhanced + clean, and ``teacher`` = the Baseline-c model of
+      the same fold and seed (deep-copied, frozen). TRNet w/o L_high: no teacher needed (if one
+      is given, only its architecture is used). Validation reads noisy + enhanced (no clean).
+
+    Selection: the epoch with the best validation UAR (never the test set); Adam ``lr``, LR halving
+    after 5 epochs without improvement, gradient clipping at 10 (official), early stopping after
+    ``patience`` epochs. ``fit_kwargs`` go to :func:`serlib.training.fit`.
+    """
+    from serlib.training import fit
+
+    check_system(system)
+    kw = dict(val_metric="uar", epochs=epochs, lr=lr, batch_size=batch_size, patience=patience, device=device,
+              seed=seed, grad_clip=10.0, progress=progress, **fit_kwargs)
+    if system in _BASELINE_INPUT:
+        key = _BASELINE_INPUT[system]
+        torch.manual_seed(seed)
+        model = SERNet(channels=channels, h_dim=h_dim)
+        tr = (torch.from_numpy(_stacked(train, key, n_frames, "train")), torch.as_tensor(np.asarray(train["y"])).long())
+        va = (torch.from_numpy(_stacked(val, key, n_frames, "val")), torch.as_tensor(np.asarray(val["y"])).long())
+        return fit(model, tr, va, loss_fn=F.cross_entropy, **kw)
+    variant = _TRNET_VARIANT[system]
+    if VARIANTS[variant]["beta"] > 0 and teacher is None:
+        raise ValueError(
+            f"{system} needs teacher=<the Baseline-c SERNet of the same fold and seed> for L_high; train it first: "
+            "teacher = fit_system('Baseline-c', train, val, ...).model"
+        )
+    torch.manual_seed(seed)
+    model = make_trnet(variant, teacher) if teacher is not None else make_trnet(variant, None, channels=tuple(channels), h_dim=h_dim)
+    tr = TripletDataset(_stacked(train, "noisy", n_frames, "train"), _stacked(train, "enhanced", n_frames, "train"),
+                        _stacked(train, "clean", n_frames, "train"), np.asarray(train["y"]), n_frames)
+    va = TripletDataset(_stacked(val, "noisy", n_frames, "val"), _stacked(val, "enhanced", n_frames, "val"), None,
+                        np.asarray(val["y"]), n_frames)
+    return fit(model, tr, va, train_step=train_step, predict_fn=predict_fn, **kw)
+
+
+@torch.no_grad()
+def _batched(model: nn.Module, fn, noisy: Any, enhanced: Any, n_frames: int, batch_size: int, device) -> np.ndarray:
+    from serlib.training import resolve_device
+
+    xn = _stacked({"noisy": noisy}, "noisy", n_frames, "predict")
+    xe = None if enhanced is None else _stacked({"enhanced": enhanced}, "enhanced", n_frames, "predict")
+    if xe is not None and xe.shape != xn.shape:
+        raise ValueError(f"noisy {xn.shape} and enhanced {xe.shape} spectrograms differ; pass the same utterances")
+    dev = resolve_device(device)
+    model.to(dev).eval()
+    out = []
+    for i in range(0, len(xn), batch_size):
+        a = torch.from_numpy(xn[i:i + batch_size]).to(dev)
+        b = None if xe is None else torch.from_numpy(xe[i:i + batch_size]).to(dev)
+        out.append(fn(a, b).float().cpu().numpy())
+    return np.concatenate(out)
+
+
+def _system_input(system: str, enhanced: Any) -> str:
+    check_system(system)
+    if (system == "Baseline-e" or system in _TRNET_VARIANT) and enhanced is None:
+        raise ValueError(f"{system} needs the enhanced spectrograms (enhanced=...)")
+    return _BASELINE_INPUT.get(system, "pair")
+
+
+def predict_system(model: nn.Module, system: str, noisy: Any, enhanced: Any = None, *, batch_size: int = 64,
+                   device: str | None = None, n_frames: int = N_FRAMES) -> np.ndarray:
+    """Class posteriors ``(N, n_classes)`` of a trained system on test spectrograms.
+
+    ``noisy`` is the test input X (the clean spectrograms for the clean test set), ``enhanced``
+    LMFB(SE(X)) of the same utterances. Baseline-c/-n read ``noisy``, Baseline-e ``enhanced``, the
+    TRNet systems both.
+    """
+    what = _system_input(system, enhanced)
+    if what == "pair":
+        return _batched(model, lambda a, b: torch.softmax(model(a, b), -1), noisy, enhanced, n_frames, batch_size, device)
+    x = enhanced if what == "enhanced" else noisy
+    return _batched(model, lambda a, _: torch.softmax(model(a), -1), x, None, n_frames, batch_size, device)
+
+
+def embed_system(model: nn.Module, system: str, noisy: Any, enhanced: Any = None, *, batch_size: int = 64,
+                 device: str | None = None, n_frames: int = N_FRAMES) -> np.ndarray:
+    """Utterance representations ``(N, h_dim)`` the classifier reads (Figure 3's t-SNE): h for a
+    baseline, h~ (after the FiLM bridge) for TRNet. Inputs as in :func:`predict_system`."""
+    what = _system_input(system, enhanced)
+    if what == "pair":
+        return _batched(model, lambda a, b: model.embed(a, b), noisy, enhanced, n_frames, batch_size, device)
+    x = enhanced if what == "enhanced" else noisy
+    return _batched(model, lambda a, _: model.embed(a), x, None, n_frames, batch_size, device)
+
+
+def centre_spread(embeddings: np.ndarray, groups: Sequence[Any]) -> float:
+    """How far apart the group centres of ``embeddings`` lie, relative to the points' spread (Figure 3, numerically).
+
+    Mean pairwise Euclidean distance between the centroids of ``groups`` divided by the RMS distance
+    of all points to their overall mean (scale-free, so different models compare). Grouped by test
+    SNR, lower = representations better aligned across SNRs; grouped by emotion, higher = classes
+    further apart. Computed in the representation space itself, not on the t-SNE map.
+    """
+    x = np.asarray(embeddings, dtype=np.float64)
+    g = np.asarray(list(groups))
+    if x.ndim != 2 or len(x) != len(g):
+        raise ValueError(f"centre_spread: need (N, D) embeddings and N group labels, got {x.shape} and {len(g)}")
+    labels = list(dict.fromkeys(g.tolist()))
+    if len(labels) < 2:
+        raise ValueError("centre_spread: need at least two groups")
+    cent = np.stack([x[g == k].mean(0) for k in labels])
+    pair = [np.linalg.norm(cent[i] - cent[j]) for i in range(len(cent)) for j in range(i + 1, len(cent))]
+    spread = np.sqrt(np.mean(np.sum((x - x.mean(0)) ** 2, axis=1)))
+    return float(np.mean(pair) / max(spread, 1e-12))
+
+
+# ---- inputs from a manifest -------------------------------------------------------------
+def _inputs(items, enhancer: str, checkpoint: str | None, n_jobs: int | None, n_frames: int,
+            progress: bool) -> list[dict[str, np.ndarray]]:
+    """``[(manifest, condition), ...]`` -> ``[{"noisy", "enhanced"}, ...]``; all missing enhanced audio
+    is rendered first in one pool of ``n_jobs`` processes (:func:`serlib.enhance.render`)."""
+    from serlib import enhance, features
+
+    enh = [enhance.EnhancedCondition(cond, enhancer, checkpoint) for _, cond in items]
+    jobs = [(todo, e) for (m, _), e in zip(items, enh) if len(todo := enhance.missing(m, "lmfb", e))]
+    if jobs:
+        enhance.render(jobs, n_jobs=n_jobs, progress=progress)
+    out = []
+    for (m, cond), e in zip(items, enh):
+        x = features.extract(m, "lmfb", cond, n_jobs=n_jobs, progress=progress)
+        xe = features.extract(m, "lmfb", e, n_jobs=n_jobs, progress=progress)
+        out.append({"noisy": features.stack(x, n_frames), "enhanced": features.stack(xe, n_frames)})
+    return out
+
+
+def spectrograms(manifest, conditions: Mapping[str, Any], enhancer: str = "deepfilternet3", *,
+                 checkpoint: str | None = None, n_jobs: int | None = None, n_frames: int = N_FRAMES,
+                 progress: bool = False) -> dict[str, dict[str, np.ndarray]]:
+    """Test inputs: for each named condition (None = clean) ``{"noisy", "enhanced"}``, the 80-d LMFB
+    ``(N, n_frames, 80)`` of ``manifest`` under the condition and of its enhanced version.
+
+    Enhanced audio missing from the cache is rendered for all conditions at once in ``n_jobs``
+    processes; audio and features are cached (``data/enhanced``, ``data/features``).
+    Example: ``spectrograms(test_m, {"clean": None, "esc/0": RandomCondition(esc_types, (0, 0))})``.
+    """
+    names = list(conditions)
+    got = _inputs([(manifest, conditions[k]) for k in names], enhancer, checkpoint, n_jobs, n_frames, progress)
+    return dict(zip(names, got))
+
+
+def training_levels(utt_ids: Sequence[str], snrs: Sequence[float] = (20, 15, 10, 5, 0), *, seed: int = 0,
+                    draw: int = 0) -> list[float | None]:
+    """The condition of each training utterance: None (clean) or one of ``snrs``, drawn uniformly
+    and deterministically per (utterance, seed, draw) from ``[clean, *snrs]`` (official ``data.py``
+    draws per item from clean + 5 SNRs; we fix the draw per utterance so enhanced audio is rendered once;
+    ``draw`` numbers the independent draws of :func:`training_set`'s ``copies``)."""
+    from serlib.noise import stable_seed
+
+    levels: list[float | None] = [None, *(float(s) for s in snrs)]
+    return [levels[stable_seed("trnet-train", seed, draw, u) % len(levels)] for u in map(str, utt_ids)]
+
+
+def training_set(manifest, labels: Sequence[str], *, noise_types: Sequence[str], snrs: Sequence[float] = (20, 15, 10, 5, 0),
+                 seed: int = 0, copies: int = 1, bank: str = "synthetic", root: str | None = None,
+                 enhancer: str = "deepfilternet3", checkpoint: str | None = None, n_jobs: int | None = None,
+                 n_frames: int = N_FRAMES, progress: bool = False) -> dict[str, np.ndarray]:
+    """Training/validation inputs of ``manifest``: ``{"clean", "noisy", "enhanced", "y", "snr", "row"}``.
+
+    Each utterance contributes ``copies`` items (in manifest order, copy after copy; ``row`` is the
+    utterance's position in ``manifest``, so :func:`select` picks a fold's part); each item's
+    condition is drawn by :func:`training_levels` (clean or an SNR of ``snrs``), its noise by
+    ``RandomCondition(noise_types, (snr, snr), part="train")`` (the ESC-like training sources, disjoint
+    from the test sources). ``y`` indexes ``labels`` (e.g. ``["angry", "happy", "neutral", "sad"]``);
+    ``snr`` is NaN for clean items. Arrays are ``(N * copies, n_frames, 80)`` float32.
+    """
+    from serlib import features
+    from serlib.noise import RandomCondition
+
+    if copies < 1:
+        raise ValueError(f"training_set: copies must be >= 1, got {copies}")
+    lab = {c: i for i, c in enumerate(labels)}
+    unknown = sorted(set(manifest["emotion"]) - set(lab))
+    if unknown:
+        raise ValueError(f"training_set: emotions {unknown} are not in labels {list(labels)}; map them first (corpora.to_4class)")
+    clean_all = features.stack(features.extract(manifest, "lmfb", n_jobs=n_jobs, progress=progress), n_frames)
+    y_all = manifest["emotion"].map(lab).to_numpy()
+    groups, items = [], []
+    for k in range(copies):
+        levels = training_levels(manifest["utt_id"], snrs, seed=seed, draw=k)
+        for level in dict.fromkeys(levels):  # distinct levels, in order of appearance
+            idx = np.flatnonzero([lv == level for lv in levels])
+            cond = None if level is None else RandomCondition(tuple(noise_types), (level, level), seed=seed + k,
+                                                              part="train", bank=bank, root=root)
+            groups.append((k * len(manifest) + idx, idx, level))
+            items.append((manifest.iloc[idx], cond))
+    specs = _inputs(items, enhancer, checkpoint, n_jobs, n_frames, progress)
+    parts = [dict(order=order, clean=clean_all[idx], y=y_all[idx], **spec, row=idx,
+                  snr=np.full(len(idx), np.nan if level is None else level, np.float32))
+             for (order, idx, level), spec in zip(groups, specs)]
+    order = np.argsort(np.concatenate([p["order"] for p in parts]))
+    return {key: np.concatenate([p[key] for p in parts])[order] for key in ("clean", "noisy", "enhanced", "y", "snr", "row")}
+
+
+def select(data: Mapping[str, np.ndarray], rows: Sequence[int]) -> dict[str, np.ndarray]:
+    """The items of a :func:`training_set` whose utterance (``row``) is in ``rows`` (e.g. ``fold.train``)."""
+    keep = np.isin(data["row"], np.asarray(rows))
+    return {k: v[keep] for k, v in data.items()}
