@@ -3,7 +3,8 @@
 Usage::
 
     python -m serlib.run [--profile smoke|quick|paper|auto] [--only NAME ...] [-p KEY VALUE ...]
-                         [--no-prepare] [--list]
+                         [--no-prepare] [--list] [--reference]
+    python -m serlib.run --update-readme
 
 - ``--profile auto`` (the default of ``make reproduce``) is ``paper`` on a CUDA machine, ``quick`` otherwise.
 - ``--only`` takes notebook names with or without ``.ipynb`` or a unique prefix (``03``).
@@ -14,6 +15,9 @@ Usage::
   regenerated from every ``results/*.csv``.
 - ``--reference`` also copies each successful run to ``runs/reference/`` without audio players and
   with large images shrunk, small enough to commit.
+- After the notebooks the README's generated results block (headline numbers, leaderboard, claims
+  ledger; :func:`serlib.results.update_readme`) is rebuilt from the repository's ``results/``;
+  ``--update-readme`` alone rebuilds it and ``results/summary.md`` without running anything.
 - A notebook that fails is reported with its failing cell and error; the others still run and the
   exit code is 1.
 
@@ -37,6 +41,9 @@ from serlib import paths, profiles
 
 NOTEBOOK_DIR = paths.REPO / "notebooks"
 RUNS_DIR = paths.REPO / "runs"
+README = paths.REPO / "README.md"
+REPO_RESULTS = paths.REPO / "results"
+"""The committed results the README shows (whatever ``SERLIB_RESULTS`` says)."""
 KERNEL_NAME = "serlib"
 
 
@@ -212,17 +219,39 @@ def summary_table(outcomes: Sequence[Outcome]) -> str:
 
 
 def write_summaries(outcomes: Sequence[Outcome], out_dir: Path) -> None:
-    """``runs/<profile>/summary.csv`` and ``results/summary.md``."""
+    """``runs/<profile>/summary.csv``, ``results/summary.md`` and the README's results block."""
     import pandas as pd
 
     pd.DataFrame([o.__dict__ for o in outcomes]).to_csv(out_dir / "summary.csv", index=False)
-    try:
-        from serlib import results
-    except ImportError:  # results module not built yet
-        return
-    df = results.collect(paths.results_dir())
+    write_summary_md(paths.results_dir())
+    update_readme()
+
+
+def write_summary_md(folder: Path) -> None:
+    """``<folder>/summary.md`` from every results file in ``folder`` (nothing when there are none)."""
+    from serlib import results
+
+    df = results.collect(folder)
     if len(df):
-        (paths.results_dir() / "summary.md").write_text(results.summary_markdown(df))
+        (folder / "summary.md").write_text(results.summary_markdown(df, results_dir=folder))
+
+
+def update_readme() -> bool | None:
+    """Rebuild the README's generated results block from the repository's ``results/``.
+
+    True if it changed, False if it was up to date, None (after printing why) if the README has
+    no results markers.
+    """
+    from serlib import results
+
+    try:
+        changed = results.update_readme(README, REPO_RESULTS)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    print(f"{README.name}: results block {'regenerated' if changed else 'already up to date'} "
+          f"(from {REPO_RESULTS})", flush=True)
+    return changed
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -236,7 +265,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list notebooks and their parameters, then exit")
     parser.add_argument("--reference", action="store_true",
                         help="also copy each successful run, slimmed, to runs/reference/ (the committed reference run)")
+    parser.add_argument("--update-readme", action="store_true",
+                        help="only rebuild results/summary.md and the README's results block from results/, then exit")
     args = parser.parse_args(argv)
+    if args.update_readme:
+        write_summary_md(REPO_RESULTS)
+        return 2 if update_readme() is None else 0
     try:
         names = select(args.only)
         if args.list:

@@ -556,3 +556,184 @@ def test_set_claims_stores_ledger_in_json(tmp_path):
     assert meta["claims"][0]["claim"] == "c4" and meta["claims"][0]["status"] == "not held"
     with pytest.raises(ValueError, match="set_claims"):
         res.set_claims(pd.DataFrame({"x": [1]}))
+
+
+# --------------------------------------------------------------------------- across papers: claims ledger, headlines
+def _run_with_claims(folder, notebook, paper, statuses, *, data=None, profile="quick", extra=()):
+    """Save a tiny run of ``notebook`` whose ledger gives ``statuses`` ({claim: True/False/None})."""
+    res = R.Results(notebook, profile, data=data)
+    res.add("m", "uar", 0.5, seed=0)
+    if statuses is not None:
+        rows = [R.ledger_row(cid, held, f"{cid}: evidence of {notebook}", paper=paper) for cid, held in statuses.items()]
+        rows += [R.ledger_row(cid, held, f"{cid}: extra check") for cid, held in extra]
+        res.set_claims(pd.DataFrame(rows))
+    res.save(folder)
+
+
+def test_collect_claims_reads_every_json(tmp_path):
+    _run_with_claims(tmp_path, "01_edrl_mea", 1, {"c1": True, "c2": False}, extra=[("own-check", True)])
+    _run_with_claims(tmp_path, "05_densenet_highway", 5, {"c1": None}, data={"corpus": "iemocap", "corpus_root": "/x"})
+    (tmp_path / "notes.json").write_text("{}")           # not a run: no CSV beside it
+    led = R.collect_claims(tmp_path)
+    assert list(led.columns) == list(R.CLAIM_COLUMNS) and len(led) == 4
+    one = led[led.notebook == "01_edrl_mea"].set_index("claim")
+    assert one.loc["c1", "status"] == "held" and one.loc["c2", "status"] == "not held"
+    assert one.loc["own-check", "paper"] == "1_edrl_mea"  # a ledger row without a paper takes the notebook's
+    assert set(one["data_kind"]) == {"embedded"} and set(one["profile"]) == {"quick"}
+    five = led[led.notebook == "05_densenet_highway"].iloc[0]
+    assert five["status"] == "untested" and five["data_kind"] == "real" and five["data"].startswith("iemocap (real)")
+    assert R.collect_claims(tmp_path / "empty").empty
+
+
+def test_claims_table_marks_held_not_held_untested_not_run_per_data(tmp_path):
+    _run_with_claims(tmp_path, "01_edrl_mea", 1, {"c1": True, "c2": False, "c5": None})
+    _run_with_claims(tmp_path, "02_decoupled_ladder", 2, None)                        # ran, saved no ledger
+    _run_with_claims(tmp_path, "05_densenet_highway", 5, {"c2": True}, data={"corpus": "iemocap"})
+    t = R.claims_table(tmp_path)
+    n_claims = {p: len(R.claims(p)) for p in R.papers()}
+    assert set(t["data_kind"]) == {"embedded", "real"}  # a real run adds the real-data rows
+    assert len(t) == 2 * sum(n_claims.values())
+    st = t.set_index(["paper", "claim", "data_kind"])["status"]
+    assert st["1_edrl_mea", "c1", "embedded"] == "held"
+    assert st["1_edrl_mea", "c2", "embedded"] == "not held"
+    assert st["1_edrl_mea", "c5", "embedded"] == "untested"
+    assert st["1_edrl_mea", "c3", "embedded"] == "untested"   # the run's ledger has no row for it
+    assert st["1_edrl_mea", "c1", "real"] == "not run"        # paper 1 never ran on real data
+    assert st["2_decoupled_ladder", "c1", "embedded"] == "untested"
+    assert "no claims ledger" in t.set_index(["paper", "claim", "data_kind"]).loc[
+        ("2_decoupled_ladder", "c1", "embedded"), "evidence"]
+    assert st["5_densenet_highway", "c2", "real"] == "held"
+    assert st["5_densenet_highway", "c2", "embedded"] == "not run"
+    assert (t[t.paper == "3_trnet"]["status"] == "not run").all()
+    # claims keep the YAML order, text from the reference
+    assert list(t[(t.paper == "3_trnet") & (t.data_kind == "embedded")]["claim"]) == [c["id"] for c in R.claims(3)]
+    md = R.claims_markdown(t)
+    assert "**held**" in md and "**not run**" in md and "| real |" in md
+    # embedded only: no real rows
+    only = R.claims_table(tmp_path / "nothing")
+    assert set(only["data_kind"]) == {"embedded"} and set(only["status"]) == {"not run"}
+
+
+TOY_HEADLINES = {"papers": {"9_toy": {
+    "notebook": "09_toy", "ours": {"metric": ["uar", "war"]}, "mapping": {"m1": "M1"},
+    "headlines": [
+        {"label": "M1 clean UAR", "paper": {"method": "M1", "test_condition": "clean", "metric": "uar"}},
+        {"label": "M1 babble, mean over 0-5 dB", "paper": {"method": "M1", "snr": "avg"}},
+        {"label": "M2 clean UAR", "paper": {"method": "M2"}},
+        {"label": "M1 accuracy, seed 0 only", "paper": {"method": "M1", "metric": "accuracy"}, "ours": {"seed": 0}},
+    ]}}}
+
+
+@pytest.fixture
+def toy_headlines(toy_reference, tmp_path):
+    path = tmp_path / "headlines.yaml"
+    path.write_text(yaml.safe_dump(TOY_HEADLINES, sort_keys=False))
+    yield path
+    R._load_headlines.cache_clear()
+
+
+def test_headlines_table_without_and_with_results(toy_headlines, tmp_path):
+    folder = tmp_path / "res"
+    before = R.headlines_table(folder, spec_path=toy_headlines)
+    assert list(before.columns) == list(R.HEADLINE_COLUMNS)
+    assert set(before["status"]) == {"not run"} and before["ours"].isna().all()
+    assert list(before["paper_value"]) == [60.0, 35.0, 55.0, 62.0]
+    assert "| not run |" in R.headlines_markdown(before)
+
+    res = R.Results("09_toy", "quick", data="synthetic")
+    for row in _toy_ours().to_dict("records"):
+        keep = {k: row[k] for k in ("train_condition", "test_condition", "noise_type") if row[k] is not None}
+        res.add(row["method"], row["metric"], row["value"], seed=row["seed"],
+                snr=None if math.isnan(row["snr"]) else row["snr"], **keep)
+    res.save(folder)
+    t = R.headlines_table(folder, spec_path=toy_headlines).set_index("headline")
+    clean = t.loc["M1 clean UAR"]
+    assert clean["status"] == "matched" and clean["ours"] == pytest.approx(60.0) and clean["n"] == 3
+    assert clean["delta"] == pytest.approx(0.0) and clean["profile"] == "quick"
+    assert clean["ours_ci"] == pytest.approx(4.302652729911275 * 0.02 / math.sqrt(3) * 100)
+    avg = t.loc["M1 babble, mean over 0-5 dB"]   # compare's per-seed mean over the table's SNRs
+    assert avg["ours"] == pytest.approx(38.0) and avg["delta"] == pytest.approx(3.0)
+    assert t.loc["M2 clean UAR", "status"] == "no matching results"  # we ran no M2
+    seed0 = t.loc["M1 accuracy, seed 0 only"]
+    assert seed0["n"] == 1 and seed0["ours"] == pytest.approx(61.0)
+    md = R.headlines_markdown(t.reset_index())
+    assert "60.0 ± " in md and "61.0 (1 seed)" in md and "no matching rows" in md and "quick; synthetic" in md
+
+
+def test_headline_spec_is_checked(toy_reference, tmp_path):
+    bad = {"papers": {"9_toy": {"notebook": "09_toy", "headlines": [{"label": "ambiguous", "paper": {"method": "M1"}}]}}}
+    path = tmp_path / "headlines.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    try:
+        with pytest.raises(ValueError, match="matches 5 rows"):
+            R.headlines(path)
+        bad["papers"]["9_toy"]["on"] = ["method"]             # YAML would read a bare `on` key as True
+        path.write_text(yaml.safe_dump(bad))
+        R._load_headlines.cache_clear()
+        with pytest.raises(ValueError, match="unknown keys"):
+            R.headlines(path)
+    finally:
+        R._load_headlines.cache_clear()
+
+
+def test_the_repository_headlines_select_one_row_each():
+    spec = R.headlines()
+    assert set(spec) == set(R.papers())
+    for pid, s in spec.items():
+        assert s["notebook"] == R.reference(pid)["paper"]["notebook"]
+        assert 2 <= len(s["headlines"]) <= 5
+    assert "headlines" not in R.papers()
+
+
+def test_summary_markdown_starts_with_the_overview(tmp_data):
+    _run_with_claims(paths.results_dir(), "01_edrl_mea", 1, {"c1": False})
+    md = R.summary_markdown(R.collect(), results_dir=paths.results_dir())
+    heads = [line for line in md.splitlines() if line.startswith("#")]
+    assert heads[:6] == ["# Results summary", "## Headline numbers: ours | paper",
+                         "## Robustness leaderboard (identical conditions for every method)",
+                         "## Claims ledger (all five papers)", "## The runs behind these tables",
+                         "## Every result, per notebook"]
+    assert "### 01_edrl_mea" in md and "**not held**" in md and "Not run yet" in md
+    assert "| 01_edrl_mea | quick | synthetic (embedded) | 0 | " in md   # the run: profile, data, seeds
+
+
+def test_update_readme_replaces_only_the_marked_block(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# title\n\nintro\n\n<!-- results:begin -->\nold numbers\n<!-- results:end -->\n\nrest\n")
+    assert R.update_readme(readme, tmp_path / "results") is True
+    text = readme.read_text()
+    assert text.startswith("# title\n\nintro\n\n<!-- results:begin -->") and text.endswith("<!-- results:end -->\n\nrest\n")
+    assert "old numbers" not in text and "### Claims ledger" in text
+    assert R.readme_current_block(readme) == R.readme_block(tmp_path / "results")
+    assert R.update_readme(readme, tmp_path / "results") is False   # idempotent
+    _run_with_claims(tmp_path / "results", "01_edrl_mea", 1, {"c1": True})
+    assert R.update_readme(readme, tmp_path / "results") is True    # a new result changes the block
+    readme.write_text("no markers here\n")
+    with pytest.raises(ValueError, match="results:begin"):
+        R.update_readme(readme, tmp_path / "results")
+
+
+def test_readme_results_block_is_in_sync_with_the_committed_results():
+    """The README's generated block is what the repository's results/ give (not the test-time SERLIB_RESULTS)."""
+    current = R.readme_current_block(paths.REPO / "README.md")
+    expected = R.readme_block(paths.REPO / "results")
+    assert current == expected, ("README.md's results block differs from results/: run "
+                                 "`python -m serlib.run --update-readme` and commit README.md")
+
+
+def test_leaderboard_block_is_rebuilt_from_the_csv(tmp_path):
+    assert "Not run yet" in R.leaderboard_markdown(tmp_path)
+    res = R.Results(R.LEADERBOARD_NOTEBOOK, "smoke", data="synthetic")
+    for seed in (0, 1):
+        for method, base in (("weak", 0.40), ("strong", 0.60)):
+            res.add(method, "uar", base + 0.1, seed=seed)
+            for snr in (0, 10, 20):
+                res.add(method, "uar", base + 0.005 * snr + 0.01 * seed, seed=seed, test_condition="noisy",
+                        noise_type="babble", snr=snr)
+            res.add(method, "train_seconds", 2.0, seed=seed, test_condition="cost")
+    res.save(tmp_path)
+    md = R.leaderboard_markdown(tmp_path)
+    lines = [line for line in md.splitlines() if line.startswith("| ")]
+    assert lines[0].startswith("| rank | method | AUC 0-20 dB")
+    assert lines[1].startswith("| 1 | strong |") and lines[2].startswith("| 2 | weak |")
+    assert "Run: smoke; synthetic (embedded)." in md

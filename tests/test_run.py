@@ -90,3 +90,40 @@ def test_make_reference_strips_audio_and_shrinks_images(tmp_path):
     assert "audio players removed" in out.cells[0].outputs[0]["text"]
     assert len(out.cells[0].outputs[1]["data"]["image/png"]) < len(png)
     assert out.cells[0].outputs[2]["text"] == "kept\n"
+
+
+def test_update_readme_alone(tmp_path, monkeypatch, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- results:begin -->\n<!-- results:end -->\n")
+    monkeypatch.setattr(run, "README", readme)
+    monkeypatch.setattr(run, "REPO_RESULTS", tmp_path / "results")
+    assert run.main(["--update-readme"]) == 0
+    assert "regenerated" in capsys.readouterr().out
+    assert "### Headline numbers" in readme.read_text() and "not run" in readme.read_text()
+    assert not (tmp_path / "results" / "summary.md").exists()  # no results, no summary
+    assert run.main(["--update-readme"]) == 0
+    assert "already up to date" in capsys.readouterr().out
+    readme.write_text("intro without markers\n")
+    assert run.main(["--update-readme"]) == 2
+    assert "results:begin" in capsys.readouterr().err
+
+
+def test_write_summaries_regenerates_summary_and_readme(tmp_path, tmp_data, monkeypatch):
+    from serlib import paths, results
+
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- results:begin -->\n<!-- results:end -->\n")
+    monkeypatch.setattr(run, "README", readme)
+    monkeypatch.setattr(run, "REPO_RESULTS", paths.results_dir())
+    res = results.Results("05_densenet_highway", "smoke")
+    res.add("Proposed", "uar", 0.5, seed=0, table="1", augmentation="none")
+    res.set_claims(results.ledger(res.frame(), 5))
+    res.save()
+    out = tmp_path / "runs"
+    out.mkdir()
+    run.write_summaries([run.Outcome("05_densenet_highway", "smoke", "ok", 1.0, "x.ipynb")], out)
+    assert (out / "summary.csv").is_file()
+    summary = (paths.results_dir() / "summary.md").read_text()
+    assert "## Claims ledger (all five papers)" in summary and "### 05_densenet_highway" in summary
+    block = results.readme_current_block(readme)
+    assert "50.0 (1 seed)" in block and "| 5_densenet_highway | c1 |" in block

@@ -19,7 +19,9 @@ Policy for bad input (the same in every loader):
 from __future__ import annotations
 
 import os
+import re
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -63,6 +65,26 @@ def layout_error(root: Path, corpus: str, layout: str, problem: str) -> CorpusEr
     shown = ", ".join(found[:12]) + (" ..." if len(found) > 12 else "") if found else "(empty folder)"
     return CorpusError(f"{corpus}: {root} is not in the expected layout ({problem}).\nExpected:\n{layout}\n"
                        f"Found in {root}: {shown}")
+
+
+def name_fields(path: Path, pattern: re.Pattern, *, corpus: str, naming: str, codes: Mapping | None = None,
+                code_group: int = 0) -> tuple[str, ...]:
+    """The fields a file name codes (the groups of ``pattern`` on its stem).
+
+    Raises :class:`CorpusError` naming the file and the expected ``naming`` when the stem does not
+    match, or when group ``code_group`` is not one of ``codes`` (e.g. the emotion code).
+    """
+    m = pattern.match(path.stem)
+    if not m or (codes is not None and m.group(code_group) not in codes):
+        raise CorpusError(f"{corpus}: {path} does not follow the {naming}; remove or rename it")
+    return m.groups()
+
+
+def file_row(path: Path, *, speaker: str, emotion: str, gender: str | None = None,
+             transcript: str | None = None) -> dict:
+    """A manifest row of a corpus whose file names code the labels: no session, ratings or split."""
+    return dict(utt_id=path.stem, path=str(path), speaker=speaker, gender=gender, session=None, emotion=emotion,
+                transcript=transcript, split=None)
 
 
 def line_error(corpus: str, label_file, lineno: int, problem: str) -> CorpusError:

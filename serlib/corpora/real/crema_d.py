@@ -17,8 +17,7 @@ import re
 
 import pandas as pd
 
-from ..schema import CorpusError
-from .common import finish, layout_error, require_root
+from .common import file_row, finish, layout_error, name_fields, require_root
 
 CORPUS = "crema_d"
 LAYOUT = ("  <root>/AudioWAV/<actor>_<SENTENCE>_<EMO>_<LEVEL>.wav   e.g. AudioWAV/1001_DFA_ANG_XX.wav\n"
@@ -35,6 +34,7 @@ SENTENCES = {
     "WSI": "We'll stop in a couple of minutes.",
 }
 _NAME = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$")
+NAMING = f"CREMA-D naming <actor>_<SENTENCE>_<EMO>_<LEVEL>.wav (EMO one of {list(EMOTION_CODES)})"
 
 
 def _genders(root) -> dict[str, str]:
@@ -60,12 +60,7 @@ def load(root=None, *, validate: bool = False) -> pd.DataFrame:
     genders = _genders(root)
     rows = []
     for f in files:
-        m = _NAME.match(f.stem)
-        if not m or m.group(3) not in EMOTION_CODES:
-            raise CorpusError(f"{CORPUS}: {f} does not follow the CREMA-D naming "
-                              f"<actor>_<SENTENCE>_<EMO>_<LEVEL>.wav (EMO one of {list(EMOTION_CODES)}); "
-                              "remove or rename it")
-        actor, sent, emo, _ = m.groups()
-        rows.append(dict(utt_id=f.stem, path=str(f), speaker=actor, gender=genders.get(actor), session=None,
-                         emotion=EMOTION_CODES[emo], transcript=SENTENCES.get(sent), split=None))
+        actor, sent, emo, _ = name_fields(f, _NAME, corpus=CORPUS, naming=NAMING, codes=EMOTION_CODES, code_group=3)
+        rows.append(file_row(f, speaker=actor, gender=genders.get(actor), emotion=EMOTION_CODES[emo],
+                             transcript=SENTENCES.get(sent)))
     return finish(rows, corpus=CORPUS, av_scale=None, root=root, validate=validate, layout=LAYOUT)

@@ -17,8 +17,7 @@ import re
 
 import pandas as pd
 
-from ..schema import CorpusError
-from .common import finish, layout_error, require_root
+from .common import file_row, finish, layout_error, name_fields, require_root
 
 CORPUS = "emodb"
 LAYOUT = "  <root>/wav/<SS><TTT><E><V>.wav   e.g. wav/03a01Wa.wav (speaker, text, emotion letter, version)"
@@ -40,6 +39,7 @@ TEXTS = {
     "b10": "Die wird auf dem Platz sein, wo wir sie immer hinlegen.",
 }
 _NAME = re.compile(r"^(\d\d)([ab]\d\d)([A-Z])([a-z])$")
+NAMING = f"EmoDB naming <SS><TTT><E><V>.wav (e.g. 03a01Wa.wav, emotion letter one of {''.join(EMOTION_CODES)})"
 
 
 def load(root=None, *, validate: bool = False) -> pd.DataFrame:
@@ -58,12 +58,7 @@ def load(root=None, *, validate: bool = False) -> pd.DataFrame:
         raise layout_error(root, CORPUS, LAYOUT, "no wav/*.wav files")
     rows = []
     for f in files:
-        m = _NAME.match(f.stem)
-        if not m or m.group(3) not in EMOTION_CODES:
-            raise CorpusError(f"{CORPUS}: {f} does not follow the EmoDB naming <SS><TTT><E><V>.wav "
-                              f"(e.g. 03a01Wa.wav, emotion letter one of {''.join(EMOTION_CODES)}); "
-                              "remove or rename it")
-        spk, text, emo = m.group(1), m.group(2), m.group(3)
-        rows.append(dict(utt_id=f.stem, path=str(f), speaker=spk, gender=GENDER.get(spk), session=None,
-                         emotion=EMOTION_CODES[emo], transcript=TEXTS.get(text), split=None))
+        spk, text, emo, _ = name_fields(f, _NAME, corpus=CORPUS, naming=NAMING, codes=EMOTION_CODES, code_group=3)
+        rows.append(file_row(f, speaker=spk, gender=GENDER.get(spk), emotion=EMOTION_CODES[emo],
+                             transcript=TEXTS.get(text)))
     return finish(rows, corpus=CORPUS, av_scale=None, root=root, validate=validate, layout=LAYOUT)

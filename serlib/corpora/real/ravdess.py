@@ -20,7 +20,7 @@ import warnings
 import pandas as pd
 
 from ..schema import CorpusError
-from .common import finish, layout_error, require_root
+from .common import file_row, finish, layout_error, name_fields, require_root
 
 CORPUS = "ravdess"
 LAYOUT = "  <root>/Actor_NN/03-01-EE-II-SS-RR-AA.wav   (modality-channel-emotion-intensity-statement-repetition-actor)"
@@ -29,6 +29,7 @@ EMOTION_CODES = {"01": "neutral", "02": "calm", "03": "happy", "04": "sad", "05"
                  "07": "disgusted", "08": "surprised"}
 STATEMENTS = {"01": "Kids are talking by the door.", "02": "Dogs are sitting by the door."}
 _NAME = re.compile(r"^(0[1-3])-(0[12])-(0[1-8])-(0[12])-(0[12])-(0[12])-(\d\d)$")
+NAMING = "RAVDESS naming 03-01-EE-II-SS-RR-AA.wav (7 two-digit fields)"
 
 
 def load(root=None, *, validate: bool = False) -> pd.DataFrame:
@@ -45,18 +46,14 @@ def load(root=None, *, validate: bool = False) -> pd.DataFrame:
     rows, excluded = [], []
     for actor in actors:
         for f in sorted(actor.glob("*.wav")):
-            m = _NAME.match(f.stem)
-            if not m:
-                raise CorpusError(f"{CORPUS}: {f} does not follow the RAVDESS naming "
-                                  "03-01-EE-II-SS-RR-AA.wav (7 two-digit fields); remove or rename it")
-            _, channel, emo, intensity, stmt, _, num = m.groups()
+            _, channel, emo, _, stmt, _, num = name_fields(f, _NAME, corpus=CORPUS, naming=NAMING)
             if f"Actor_{num}" != actor.name:
                 raise CorpusError(f"{CORPUS}: {f} names actor {num} but lies in {actor.name}; move it")
             if channel != "01":
                 excluded.append({"utt_id": f.stem, "path": str(f), "reason": "song (vocal channel 02)"})
                 continue
-            rows.append(dict(utt_id=f.stem, path=str(f), speaker=actor.name, gender="M" if int(num) % 2 else "F",
-                             session=None, emotion=EMOTION_CODES[emo], transcript=STATEMENTS[stmt], split=None))
+            rows.append(file_row(f, speaker=actor.name, gender="M" if int(num) % 2 else "F",
+                                 emotion=EMOTION_CODES[emo], transcript=STATEMENTS[stmt]))
     if excluded:
         warnings.warn(f"{CORPUS}: excluded {len(excluded)} song files (vocal channel 02); the loader covers "
                       "speech only (df.attrs['excluded'])", stacklevel=2)
