@@ -429,16 +429,16 @@ def render(jobs, *, n_jobs: int | None = None, progress: bool = True) -> dict[st
     """
     from tqdm.auto import tqdm
 
-    from .features.pipeline import _manifest_columns, _mp_context, _spawnable, resolve_jobs
+    from .features.pipeline import manifest_columns, mp_context, spawnable, resolve_jobs
 
     tasks = []
     for manifest, cond in jobs:
         if not isinstance(cond, EnhancedCondition):
             raise TypeError(f"render: expected (manifest, EnhancedCondition) pairs, got a {type(cond).__name__}")
         cond.prepare()
-        tasks += [(cond, u, p) for u, p in zip(*_manifest_columns(manifest))]
+        tasks += [(cond, u, p) for u, p in zip(*manifest_columns(manifest))]
     workers = min(resolve_jobs(n_jobs), len(tasks))
-    if workers > 1 and not _spawnable():
+    if workers > 1 and not spawnable():
         workers = 1
     stats = {"rendered": 0, "cached": 0}
     names = sorted({c.get_enhancer().version for _, c in jobs})
@@ -448,7 +448,7 @@ def render(jobs, *, n_jobs: int | None = None, progress: bool = True) -> dict[st
         else:
             from concurrent.futures import ProcessPoolExecutor
 
-            ex = ProcessPoolExecutor(workers, mp_context=_mp_context(), initializer=_init_render_worker)
+            ex = ProcessPoolExecutor(workers, mp_context=mp_context(), initializer=_init_render_worker)
             done = ex.map(_render_task, tasks, chunksize=2)
         try:
             for cached in done:

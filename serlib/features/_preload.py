@@ -1,4 +1,4 @@
-"""Imported once by the openSMILE fork server (see ``pipeline._mp_context``), never by users.
+"""Imported once by the openSMILE fork server (see ``pipeline.mp_context``), never by users.
 
 Building the ``Smile`` objects here loads the openSMILE library and fills audobject's cache of
 installed distributions (``importlib.metadata.packages_distributions()`` over the whole

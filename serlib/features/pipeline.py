@@ -117,12 +117,14 @@ def _functional_task(task: tuple[str, str]) -> np.ndarray:
 
 
 # ---- computing the missing utterances ---------------------------------------------------
-PRELOAD = ["serlib.features._preload", "serlib.noise"]
-"""Modules the fork server imports once (openSMILE ready, the noise conditions' code), so each worker
-forks with them loaded; a module that fails to import is skipped by multiprocessing."""
+PRELOAD = ["serlib.features._preload", "serlib.noise", "serlib.enhance"]
+"""Modules the fork server imports once (openSMILE ready, the noise conditions' code, the enhancers'
+torch/ONNX runtimes), so each worker forks with them loaded instead of paying ~2.6 s of imports;
+a module that fails to import is skipped by multiprocessing. The server only imports: no torch
+thread pool or CUDA context exists in it when it forks."""
 
 
-def _mp_context():
+def mp_context():
     """``forkserver`` where available, else ``spawn``.
 
     Both start workers from a clean process, never a fork of this one (which may hold torch,
@@ -137,7 +139,7 @@ def _mp_context():
     return ctx
 
 
-def _spawnable() -> bool:
+def spawnable() -> bool:
     """Whether new worker processes can re-import ``__main__`` (not so for ``python - < script``)."""
     main_file = getattr(sys.modules.get("__main__"), "__file__", None)
     return main_file is None or os.path.isfile(main_file)
@@ -145,7 +147,7 @@ def _spawnable() -> bool:
 
 def _iter_functionals(tasks, spec: FeatureKind, condition, n_jobs: int) -> Iterator[np.ndarray]:
     workers = min(n_jobs, len(tasks) // MIN_UTTS_PER_WORKER)
-    if workers > 1 and not _spawnable():
+    if workers > 1 and not spawnable():
         warnings.warn("__main__ has no importable file (stdin?): openSMILE runs in this process only")
         workers = 1
     if workers <= 1:
@@ -155,7 +157,7 @@ def _iter_functionals(tasks, spec: FeatureKind, condition, n_jobs: int) -> Itera
     if condition is not None:  # let the condition build its on-disk caches (noise bank) once, here
         load_conditioned(*tasks[0], condition)
     ex = ProcessPoolExecutor(
-        workers, mp_context=_mp_context(), initializer=_init_worker, initargs=(spec.name, condition)
+        workers, mp_context=mp_context(), initializer=_init_worker, initargs=(spec.name, condition)
     )
     try:
         yield from ex.map(_functional_task, tasks)
@@ -194,7 +196,8 @@ def _iter_spectral(tasks, spec: FeatureKind, condition, n_jobs: int, device: str
 
 
 # ---- the public entry point ---------------------------------------------------------------
-def _manifest_columns(manifest) -> tuple[list[str], list[str]]:
+def manifest_columns(manifest) -> tuple[list[str], list[str]]:
+    """``(utt_ids, paths)`` of a manifest, with a clear error for a non-DataFrame or missing columns."""
     if not isinstance(manifest, pd.DataFrame):
         raise TypeError(f"manifest must be a pandas DataFrame (see serlib.corpora.load), got {type(manifest).__name__}")
     missing = [c for c in ("utt_id", "path") if c not in manifest.columns]
@@ -265,7 +268,7 @@ def extract(
         raise ValueError(f"on_nan must be 'raise' or 'drop', got {on_nan!r}")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size!r}")
-    utt_ids, paths = _manifest_columns(manifest)
+    utt_ids, paths = manifest_columns(manifest)
     cond_key = condition_key(condition)
     n_jobs = resolve_jobs(n_jobs)
     dev = spectral.resolve_device(device) if spec.backend == "torch" else "cpu"

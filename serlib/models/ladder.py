@@ -125,17 +125,24 @@ def reconstruction_cost(
 
 # --------------------------------------------------------------------------- dense baseline
 class Dense(nn.Module):
-    """Supervised baseline: dropout(0.5) -> 256 ReLU -> dropout(0.5) -> 256 ReLU -> linear 1."""
+    """Supervised baseline: dropout(0.5) -> 256 ReLU -> dropout(0.5) -> 256 ReLU -> linear 1.
 
-    def __init__(self, n_features: int, hidden: Sequence[int] = (256, 256), dropout: float = 0.5) -> None:
+    ``n_outputs`` > 1 makes it a classifier (logits of ``n_outputs`` classes, trained with
+    cross-entropy by :func:`train_step`; the leaderboard's categorical track).
+    """
+
+    def __init__(self, n_features: int, hidden: Sequence[int] = (256, 256), dropout: float = 0.5,
+                 n_outputs: int = 1) -> None:
         super().__init__()
         _check_sizes(n_features, hidden)
+        _check_outputs(n_outputs)
+        self.n_outputs = int(n_outputs)
         layers: list[nn.Module] = []
         d = n_features
         for h in hidden:
             layers += [nn.Dropout(dropout), nn.Linear(d, h), nn.ReLU()]
             d = h
-        layers.append(nn.Linear(d, 1))
+        layers.append(nn.Linear(d, self.n_outputs))
         self.net = nn.Sequential(*layers)
         self.n_features = n_features
 
@@ -217,7 +224,10 @@ class LadderNetwork(nn.Module):
     ``decoupled``: split the last hidden layer into emotion (first ``emotion_units``, default
     half) and reconstruction halves. ``reconstruct_emotion`` (DLN+he, only with
     ``decoupled``): keep the LN decoder (output and full last hidden layer reconstructed).
-    Layer indices: 0 = input, 1..L-1 = hidden, L = output.
+    Layer indices: 0 = input, 1..L-1 = hidden, L = output. ``n_outputs`` > 1 makes the output
+    layer ``n_outputs`` class logits (supervised cost: cross-entropy instead of ``1 - CCC``, see
+    :func:`train_step`; the reconstruction cost is unchanged and reconstructs the logits layer
+    where the plain LN reconstructs the output).
     """
 
     def __init__(
@@ -232,15 +242,18 @@ class LadderNetwork(nn.Module):
         input_dropout: float = 0.1,
         combinator_hidden: int = 4,
         lambdas: Sequence[float] | None = None,
+        n_outputs: int = 1,
     ) -> None:
         super().__init__()
         _check_sizes(n_features, hidden)
+        _check_outputs(n_outputs)
+        self.n_outputs = int(n_outputs)
         if reconstruct_emotion and not decoupled:
             raise ValueError("reconstruct_emotion (DLN+he) needs decoupled=True; the plain LN already reconstructs all")
         if noise_std < 0 or not 0.0 <= input_dropout < 1.0:
             raise ValueError(f"noise_std must be >= 0 and input_dropout in [0, 1); got {noise_std}, {input_dropout}")
         self.n_features = int(n_features)
-        self.sizes = [self.n_features, *map(int, hidden), 1]
+        self.sizes = [self.n_features, *map(int, hidden), self.n_outputs]
         self.L = len(self.sizes) - 1
         self.decoupled, self.reconstruct_emotion = decoupled, reconstruct_emotion
         self.noise_std, self.input_dropout = float(noise_std), float(input_dropout)
@@ -496,19 +509,28 @@ def train_step(model: nn.Module, batch: Any, device: torch.device) -> torch.Tens
 
     Ladder models: labeled batch -> ``(1 - CCC(y~, y)) + reconstruction cost``; unlabeled
     batch -> reconstruction cost only. :class:`Dense`: labeled only (``1 - CCC``); an
-    unlabeled batch raises.
+    unlabeled batch raises. Classifiers (``n_outputs > 1``): cross-entropy of the logits and
+    the class indices ``y`` in place of ``1 - CCC`` (any batch size).
     """
     x, y = _parse_batch(batch)
     x = x.to(device)
+    classify = getattr(model, "n_outputs", 1) > 1
     if not isinstance(model, LadderNetwork):
         if y is None:
             raise ValueError(f"{type(model).__name__} is supervised; it cannot train on unlabeled batches")
-        return ccc_loss(model(x), y.to(device))
+        return _supervised_loss(model(x), y.to(device), classify)
     out = model.run(x)
     loss = out.recon_cost
-    if y is not None and len(y) >= 2:
-        loss = loss + ccc_loss(out.y_noisy, y.to(device))
+    if y is not None and (classify or len(y) >= 2):
+        loss = loss + _supervised_loss(out.y_noisy, y.to(device), classify)
     return loss
+
+
+def _supervised_loss(pred: torch.Tensor, y: torch.Tensor, classify: bool) -> torch.Tensor:
+    """Cross-entropy on class indices (classifiers) or ``1 - CCC`` (regressors)."""
+    if classify:
+        return F.cross_entropy(pred.float(), y.long())
+    return ccc_loss(pred, y)
 
 
 def semi_supervised_data(
@@ -546,6 +568,11 @@ def semi_supervised_data(
 def _check_sizes(n_features: int, hidden: Sequence[int]) -> None:
     if int(n_features) < 1 or not hidden or any(int(h) < 1 for h in hidden):
         raise ValueError(f"n_features and every hidden size must be >= 1, got {n_features}, {list(hidden)}")
+
+
+def _check_outputs(n_outputs: int) -> None:
+    if int(n_outputs) < 1:
+        raise ValueError(f"n_outputs must be 1 (a regressor) or the number of classes (>= 2), got {n_outputs}")
 
 
 def _check_input(x: torch.Tensor, n_features: int) -> None:

@@ -1,0 +1,714 @@
+"""Head-to-head robustness leaderboard (notebook 10): one split, one test grid, every method.
+
+Each paper tests on its own corpora, noises and metrics. Here every method is trained on the same
+clean training set, selected on the same validation speakers and tested on the same grid:
+
+- :func:`condition_grid`: the shared test conditions (:class:`TestCondition`): clean; every noise
+  family of :data:`FAMILIES` at each SNR (one noise type drawn per utterance among the family's
+  types, test-part clips: :class:`serlib.noise.RandomCondition`); the simulated booth re-recordings
+  (:class:`serlib.noise.room.RoomCondition`, paper 2); the cross-corpus test set; FGSM.
+- :func:`split`: one leave-one-session-out fold (test = one session, validation = the next session,
+  train = the rest), speaker-disjoint by construction (checked by :mod:`serlib.protocols`).
+- :class:`Inputs`: the features each method reads (``egemaps``, ``spectrogram``, ``lmfb``) per
+  manifest part and condition, through the on-disk cache of :func:`serlib.features.extract`.
+- Adapters (:data:`METHODS`): ``fit_<method>(X, y, X_val, y_val, *, seed, budget, ...) ->``
+  :class:`Fitted`, each a thin wrapper over ``serlib.models`` (see their docstrings for how each
+  method was adapted to 4-class categorical SER).
+- Scores: :func:`snr_auc` (normalised area under the UAR-vs-SNR curve), :func:`auc_frame`,
+  :func:`relative_drop`, and :func:`leaderboard` (the ranked table, computed from tidy result rows
+  alone, so the README can rebuild it from ``results/10_robustness_leaderboard.csv``).
+
+**Area under the SNR curve.** For a method, seed and noise family with scores ``u(s_1..s_k)`` at
+SNRs ``s_1 < ... < s_k`` inside ``[lo, hi]`` (default 0-20 dB, both ends required)::
+
+    AUC = 1 / (hi - lo) * sum_i (s_{i+1} - s_i) * (u(s_i) + u(s_{i+1})) / 2
+
+(the trapezoidal rule, normalised by the width), i.e. the mean UAR over the 0-20 dB band: 1 for a
+perfect classifier at every SNR, 0.25 for chance with four balanced classes. The overall AUC of a
+seed is the mean over families; the leaderboard ranks methods by the mean overall AUC over seeds.
+
+**Cost.** ``train_seconds``: wall time of the adapter's ``fit`` (training and model selection;
+feature extraction excluded, it is cached and shared). ``speed_x_realtime``: seconds of test audio
+per second of the model's inference on the clean test inputs (features excluded, so for TRNet the
+enhancer is excluded too; its own x-real-time is in ``results/benchmarks``). ``parameters``:
+trainable torch parameters; for random forests the number of tree nodes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from serlib import features, metrics, protocols
+
+__all__ = [
+    "FAMILIES", "ROOM_SETTINGS", "SIZES", "METHODS", "CATEGORICAL", "Budget", "TestCondition", "Inputs", "Fitted",
+    "condition_grid", "split", "stratified", "fit_forest", "fit_edrl_mea", "fit_ladder", "fit_densenet",
+    "fit_sernet", "fit_ladder_ccc", "fit", "check_methods", "evaluate", "unlabeled_condition", "timed_predict",
+    "fit_trnet", "fit_joint", "trnet_loaders", "MethodSpec", "family_types",
+    "snr_auc", "auc_frame", "relative_drop", "leaderboard", "count_parameters",
+]
+
+FAMILIES = ("babble", "music", "stationary", "environmental")
+"""The generated noise families of the leaderboard (names in :data:`serlib.noise.NOISE_FAMILIES`)."""
+
+ROOM_SETTINGS = ("A5_B35", "A10_B30", "A15_B25")
+"""Paper 2's booth set-ups (nominal 11.06 / 4.34 / 0.15 dB)."""
+
+SIZES: dict[str, dict[str, Any]] = {
+    # ladder networks keep the paper's 2 x 256 units at every size: on 88 eGeMAPS inputs they are cheap
+    "tiny": {"densenet": "tiny", "sernet": (4, 8, 8, 16), "frames": 300, "edrl": {"hidden": 16, "n_components": 4}},
+    "small": {"densenet": "small", "sernet": (16, 32, 64, 128), "frames": 300,
+              "edrl": {"hidden": None, "n_components": 20}},
+    "paper": {"densenet": "paper", "sernet": (32, 64, 128, 256), "frames": 500,
+              "edrl": {"hidden": None, "n_components": 20}},
+}
+"""Model widths per ``model_size``: DenseNet widths (:data:`serlib.models.densenet_highway.SIZES`),
+SERNet channels and input frames (Baseline-c and TRNet; paper: 500 frames = 5 s; 300 frames cover
+most utterances of the embedded corpus, which last 1.5-4 s), EDRL-MEA options (hidden None = the
+paper's 2N; MBPLS components: 20, as :class:`serlib.models.edrl_mea.EDRLMEA`'s default, 4 for the
+smoke set)."""
+
+
+# --------------------------------------------------------------------------- test conditions
+@dataclass(frozen=True)
+class TestCondition:
+    """One cell of the test grid.
+
+    ``test_condition``: ``clean`` | ``noisy`` | ``rerecorded`` | ``xcorpus`` | ``fgsm``;
+    ``noise_type``: the noise family (noisy) or the booth set-up (rerecorded); ``snr``: dB (noisy:
+    the target SNR, rerecorded: the paper's nominal SNR); ``audio``: the audio condition
+    (``.key``/``.apply``) applied to the test utterances, None for clean audio.
+    """
+
+    test_condition: str
+    noise_type: str | None = None
+    snr: float | None = None
+    audio: Any = None
+
+    @property
+    def key(self) -> str:
+        """A unique, readable name, e.g. ``noisy-babble-10`` or ``rerecorded-A5_B35``."""
+        parts = [self.test_condition] + ([self.noise_type] if self.noise_type else []) + \
+            ([f"{self.snr:g}"] if self.snr is not None and self.test_condition == "noisy" else [])
+        return "-".join(parts)
+
+    @property
+    def columns(self) -> dict[str, Any]:
+        """The result-row columns naming this condition."""
+        return {"test_condition": self.test_condition, "noise_type": self.noise_type, "snr": self.snr}
+
+
+def condition_grid(
+    snrs: Sequence[float],
+    families: Sequence[str] | Mapping[str, Sequence[str]] = FAMILIES,
+    room_settings: Sequence[str] = ROOM_SETTINGS,
+    *,
+    xcorpus: bool = True,
+    fgsm: bool = True,
+    seed: int = 0,
+    bank: str = "synthetic",
+    root: str | None = None,
+) -> list[TestCondition]:
+    """The shared test grid: clean, ``families`` x ``snrs``, ``room_settings``, cross-corpus, FGSM.
+
+    ``families``: names of :data:`serlib.noise.NOISE_FAMILIES` or a mapping ``family -> noise types``
+    (for a recorded bank). Each noisy cell draws one type per utterance among the family's types
+    (:class:`serlib.noise.RandomCondition` with ``snr_range=(snr, snr)``, ``part="test"``), so noise
+    clips never overlap the training part of the bank.
+    """
+    from serlib.noise import NOISE_FAMILIES, RandomCondition
+    from serlib.noise.room import RoomCondition
+
+    if isinstance(families, Mapping):
+        fam = {str(k): tuple(v) for k, v in families.items()}
+    else:
+        unknown = [f for f in families if f not in NOISE_FAMILIES]
+        if unknown:
+            raise ValueError(f"condition_grid: unknown noise families {unknown}; choose from {sorted(NOISE_FAMILIES)} "
+                             "or pass a mapping family -> noise types")
+        fam = {f: tuple(NOISE_FAMILIES[f]) for f in families}
+    snr_list = sorted({float(s) for s in snrs}, reverse=True)
+    if not snr_list:
+        raise ValueError("condition_grid: snrs is empty; give the test SNRs in dB, e.g. [20, 10, 5, 0]")
+    grid = [TestCondition("clean")]
+    for name, types in fam.items():
+        for s in snr_list:
+            cond = RandomCondition(types, (s, s), seed=seed, part="test", bank=bank, root=root)
+            grid.append(TestCondition("noisy", name, s, cond))
+    for setting in room_settings:
+        room = RoomCondition(setting, seed=seed, part="test")
+        grid.append(TestCondition("rerecorded", room.setting, round(room.snr_db, 2), room))
+    if xcorpus:
+        grid.append(TestCondition("xcorpus"))
+    if fgsm:
+        grid.append(TestCondition("fgsm"))
+    keys = [c.key for c in grid]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"condition_grid: duplicate conditions in {keys}")
+    return grid
+
+
+def family_types(families: Sequence[str] | Mapping[str, Sequence[str]] = FAMILIES) -> tuple[str, ...]:
+    """Every noise type of ``families`` (names of :data:`serlib.noise.NOISE_FAMILIES` or a mapping), once."""
+    from serlib.noise import NOISE_FAMILIES
+
+    groups = families.values() if isinstance(families, Mapping) else [NOISE_FAMILIES[f] for f in families]
+    return tuple(dict.fromkeys(t for g in groups for t in g))
+
+
+def unlabeled_condition(families: Sequence[str] | Mapping[str, Sequence[str]] = FAMILIES,
+                        snr_range: tuple[float, float] = (0.0, 20.0), *, seed: int = 0, bank: str = "synthetic",
+                        root: str | None = None):
+    """The ladder networks' unlabelled audio: every family's types, one type and one SNR (uniform in
+    ``snr_range``) per utterance, drawn from the **training** clips of the bank."""
+    from serlib.noise import RandomCondition
+
+    return RandomCondition(family_types(families), snr_range, seed=seed, part="train", bank=bank, root=root)
+
+
+# --------------------------------------------------------------------------- data
+def split(manifest: pd.DataFrame, fold: int = 0) -> protocols.Split:
+    """Leave-one-session-out fold ``fold`` (sorted sessions): test = that session, validation = the
+    next session, train = the rest. Speaker-disjoint (:mod:`serlib.protocols` asserts it)."""
+    folds = protocols.leave_one_session_out(manifest, val="next_session")
+    if not 0 <= fold < len(folds):
+        raise ValueError(f"split: fold {fold} does not exist; the corpus has {len(folds)} sessions "
+                         f"(0..{len(folds) - 1})")
+    return folds[fold]
+
+
+def stratified(frame: pd.DataFrame, n: int | None, *, by: str = "emotion", seed: int = 0) -> pd.DataFrame:
+    """At most ``n`` rows of ``frame``, the same number per ``by`` class (all rows when ``n`` is None)."""
+    if n is None or len(frame) <= n:
+        return frame
+    k = max(1, int(n) // frame[by].nunique())
+    keep = [i for _, g in frame.groupby(by) for i in g.sample(n=min(k, len(g)), random_state=seed).index]
+    return frame.loc[sorted(keep)]
+
+
+class Inputs:
+    """Features of manifest parts under audio conditions, the last ``keep`` memoised over the disk cache.
+
+    ``inputs(kind, frame, condition)``: ``egemaps`` -> float32 (n, 88) array; ``spectrogram`` /
+    ``lmfb`` -> list of (frames, bins) arrays, in ``frame`` order; ``audio`` -> the pair ``(frame,
+    condition)`` itself (models that extract their own features). ``loaders[kind] = f(frame,
+    condition)`` adds inputs that are not a :func:`serlib.features.extract` kind (e.g. TRNet's
+    noisy + enhanced pair).
+    """
+
+    def __init__(self, *, n_jobs: int | None = None, device: str | None = None, progress: bool = True,
+                 keep: int = 6) -> None:
+        self.n_jobs, self.device, self.progress, self.keep = n_jobs, device, progress, keep
+        self.loaders: dict[str, Callable[[pd.DataFrame, Any], Any]] = {}
+        self._memo: OrderedDict[tuple, Any] = OrderedDict()
+
+    def __call__(self, kind: str, frame: pd.DataFrame, condition: Any = None) -> Any:
+        key = (kind, tuple(frame["utt_id"]), "clean" if condition is None else condition.key)
+        if key in self._memo:
+            self._memo.move_to_end(key)
+            return self._memo[key]
+        if kind == "audio":  # the model reads the audio itself
+            return frame, condition
+        if kind in self.loaders:
+            out = self.loaders[kind](frame, condition)
+        else:
+            out = features.extract(frame, kind, condition, n_jobs=self.n_jobs, device=self.device,
+                                   progress=self.progress)
+            out = out.to_numpy(dtype=np.float32) if isinstance(out, pd.DataFrame) else list(out)
+        self._memo[key] = out
+        while len(self._memo) > self.keep:  # the disk cache holds everything; keep a few in memory
+            self._memo.popitem(last=False)
+        return out
+
+
+# --------------------------------------------------------------------------- adapters
+@dataclass
+class Budget:
+    """Training settings shared by the adapters (profile values)."""
+
+    epochs: int = 20
+    patience: int | None = 5
+    lr: float = 1e-3
+    batch_size: int = 64
+    model_size: str = "small"
+    grid: str | dict = "coarse"
+    device: str | None = None
+    n_jobs: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.model_size not in SIZES:
+            raise ValueError(f"Budget: model_size={self.model_size!r}; choose one of {sorted(SIZES)}")
+
+
+@dataclass
+class Fitted:
+    """A trained method: ``predict(inputs) -> labels``; ``fgsm(inputs, labels, eps) -> labels`` for
+    models differentiable in their input (else None); cost figures."""
+
+    predict: Callable[[Any], np.ndarray]
+    fgsm: Callable[[Any, np.ndarray, float], np.ndarray] | None
+    parameters: int
+    train_seconds: float = float("nan")
+    info: dict = field(default_factory=dict)
+    model: Any = None
+
+
+def count_parameters(model: Any) -> int:
+    """Trainable torch parameters, or the tree nodes of a fitted random forest."""
+    if isinstance(model, torch.nn.Module):
+        return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
+    if hasattr(model, "estimators_"):
+        return int(sum(e.tree_.node_count for e in model.estimators_))
+    raise TypeError(f"count_parameters: cannot count parameters of {type(model).__name__}")
+
+
+def _index(y: Sequence, classes: np.ndarray) -> np.ndarray:
+    lookup = {c: i for i, c in enumerate(classes)}
+    try:
+        return np.asarray([lookup[v] for v in np.asarray(y)], dtype=np.int64)
+    except KeyError as err:
+        raise ValueError(f"label {err.args[0]!r} is not one of the training classes {list(classes)}") from None
+
+
+def _torch_fit(model, train, *, val_uar, budget: Budget, seed: int, train_step=None, grad_clip=None):
+    from serlib import training
+
+    return training.fit(model, train, loss_fn=torch.nn.functional.cross_entropy, train_step=train_step,
+                        val_metric=val_uar, epochs=budget.epochs, lr=budget.lr, batch_size=budget.batch_size,
+                        patience=budget.patience, lr_patience=None, seed=seed, device=budget.device,
+                        grad_clip=grad_clip, progress=False)
+
+
+def _logits(model, X: np.ndarray, device) -> np.ndarray:
+    from serlib import training
+
+    return training.predict(model, np.asarray(X, dtype=np.float32), device=device)
+
+
+def _fgsm_logits(model, X: np.ndarray, y_idx: np.ndarray, eps: float, device, batch_size: int = 128) -> np.ndarray:
+    """Logits of ``model`` on FGSM copies of ``X`` (:func:`serlib.attacks.fgsm`, eps in the units of ``X``)."""
+    from serlib import attacks, training
+
+    dev = training.resolve_device(device)
+    model.to(dev)
+    adv = []
+    for i in range(0, len(X), batch_size):
+        x = torch.as_tensor(np.asarray(X[i:i + batch_size], dtype=np.float32), device=dev)
+        y = torch.as_tensor(y_idx[i:i + batch_size], device=dev)
+        adv.append(attacks.fgsm(model, x, y, eps).cpu().numpy())
+    return _logits(model, np.concatenate(adv), device)
+
+
+def fit_forest(X, y, X_val, y_val, *, seed: int, budget: Budget, **_: Any) -> Fitted:
+    """eGeMAPS + RF (paper 1's baseline): :func:`serlib.models.forest.fit_grid` on the raw
+    functionals, the grid selected on validation macro F1. Not differentiable: no FGSM."""
+    from serlib.models import forest
+
+    g = forest.fit_grid(X, np.asarray(y), X_val, np.asarray(y_val), grid=budget.grid, seed=seed, n_jobs=budget.n_jobs)
+    return Fitted(g.model.predict, None, count_parameters(g.model), info={"params": g.params})
+
+
+def fit_edrl_mea(X, y, X_val, y_val, *, seed: int, budget: Budget, **_: Any) -> Fitted:
+    """EDRL-MEA generalised to C classes (paper 1): :class:`serlib.models.edrl_mea.EDRLMEA` builds
+    one EDRL block per class (4 blocks here; the method is defined per class) and MBPLS over the
+    four block outputs; then the same validation-selected forest grid as the baseline reads ``X'``.
+    The training rows are not undersampled (every method sees the same training set)."""
+    from serlib.models import forest
+    from serlib.models.edrl_mea import EDRLMEA
+
+    em = EDRLMEA(**SIZES[budget.model_size]["edrl"], epochs=budget.epochs, patience=budget.patience,
+                 seed=seed, device=budget.device).fit(X, np.asarray(y), X_val, np.asarray(y_val))
+    g = forest.fit_grid(em.transform(X), np.asarray(y), em.transform(X_val), np.asarray(y_val), grid=budget.grid,
+                        seed=seed, n_jobs=budget.n_jobs)
+    return Fitted(lambda Z: g.model.predict(em.transform(Z)), None,
+                  count_parameters(em.edrl_) + count_parameters(g.model),
+                  info={"params": g.params, "edrl_epochs": len(em.history_)})
+
+
+def fit_ladder(X, y, X_val, y_val, *, seed: int, budget: Budget, method: str = "DLN", unlabeled=None,
+               **_: Any) -> Fitted:
+    """Dense / LN / DLN of paper 2 with a classification output: ``n_outputs = C`` logits and
+    cross-entropy in place of ``1 - CCC`` (:func:`serlib.models.ladder.train_step`); the
+    reconstruction cost is unchanged. Features are standardised as in paper 2 (robust 0.5-99.5
+    percentile statistics of the training set, clipped to +-10). LN and DLN also learn from
+    ``unlabeled`` (features of unlabelled noisy audio). Selected on validation UAR."""
+    from serlib.models import ladder
+
+    classes = np.unique(y)
+    sc = features.Standardizer(robust=True, clip=10.0).fit(X)
+    Xs, Xv = sc.transform(X), sc.transform(X_val)
+    yi = _index(y, classes)
+    model = ladder.make_model(method, Xs.shape[1], n_outputs=len(classes))
+    if method in ladder.SEMI_SUPERVISED:
+        if unlabeled is None or len(unlabeled) == 0:
+            raise ValueError(f"fit_ladder: {method} needs unlabeled features (unlabeled=...)")
+        data = ladder.semi_supervised_data((Xs, yi), sc.transform(unlabeled), batch_size=budget.batch_size, seed=seed)
+    else:
+        data = (Xs, yi)
+    dev = budget.device
+    val_uar = lambda mdl: metrics.uar(y_val, classes[_logits(mdl, Xv, dev).argmax(1)])  # noqa: E731
+    fr = _torch_fit(model, data, val_uar=val_uar, budget=budget, seed=seed, train_step=ladder.train_step)
+    m = fr.model
+    return Fitted(lambda Z: classes[_logits(m, sc.transform(Z), dev).argmax(1)],
+                  lambda Z, yt, eps: classes[_fgsm_logits(m, sc.transform(Z), _index(yt, classes), eps, dev).argmax(1)],
+                  count_parameters(m), info={"epochs": len(fr.history), "best_epoch": fr.best_epoch})
+
+
+def fit_densenet(S, y, S_val, y_val, *, seed: int, budget: Budget, **_: Any) -> Fitted:
+    """DenseNet-LSTM-highway (paper 5, :mod:`serlib.models.densenet_highway`, ``proposed`` at the
+    budget's width) on per-bin standardised 256-frame spectrogram segments; utterance posteriors =
+    mean of the segment posteriors; selected on validation UAR. No mixup (trained like the others)."""
+    from serlib.models import densenet_highway as dh
+
+    classes = np.unique(y)
+    seg = lambda seqs: features.segment_stack(seqs, 256)  # noqa: E731
+    St, Ot = seg(S)
+    sc = features.Standardizer().fit(St)
+    Sv, Ov = seg(S_val)
+    Sv = sc.transform(Sv)
+    yi = _index(y, classes)
+    dev = budget.device
+    model = dh.sized("proposed", SIZES[budget.model_size]["densenet"], n_classes=len(classes))
+    post = lambda mdl, segs, owner: dh.utterance_posteriors(mdl, segs, owner, device=dev)  # noqa: E731
+    val_uar = lambda mdl: metrics.uar(y_val, classes[post(mdl, Sv, Ov).argmax(1)])  # noqa: E731
+    fr = _torch_fit(model, (sc.transform(St), yi[Ot]), val_uar=val_uar, budget=budget, seed=seed)
+    m = fr.model
+
+    def predict(seqs):
+        T, O = seg(seqs)
+        return classes[post(m, sc.transform(T), O).argmax(1)]
+
+    def fgsm(seqs, yt, eps):
+        T, O = seg(seqs)
+        adv = dh.attack_segments(m, sc.transform(T), _index(yt, classes)[O], "fgsm", eps, device=dev)
+        return classes[post(m, adv, O).argmax(1)]
+
+    return Fitted(predict, fgsm, count_parameters(m), info={"epochs": len(fr.history), "best_epoch": fr.best_epoch})
+
+
+class _Unscale(torch.nn.Module):
+    """``model(z * std + mean)``: lets FGSM work in training-set standard deviations of a raw input."""
+
+    def __init__(self, model: torch.nn.Module, mean: np.ndarray, std: np.ndarray) -> None:
+        super().__init__()
+        self.model = model
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.model(z * self.std + self.mean)
+
+
+def fit_sernet(L, y, L_val, y_val, *, seed: int, budget: Budget, **_: Any) -> Fitted:
+    """Baseline-c of paper 3: :func:`serlib.models.trnet.fit_system` ``("Baseline-c")``, a
+    :class:`~serlib.models.trnet.SERNet` (channels by budget size) trained on clean 80-d log-mel
+    filterbanks tiled/cut to 500 frames, selected on validation UAR. FGSM perturbs the log-mel input
+    by ``eps`` training-set standard deviations per mel bin (as for the other models). The trained
+    SERNet is ``Fitted.model`` (TRNet's teacher)."""
+    from serlib.models import trnet
+
+    classes = np.unique(y)
+    n = SIZES[budget.model_size]["frames"]
+    stack = lambda seqs: np.stack([trnet.fix_length(np.asarray(s, dtype=np.float32), n) for s in seqs])  # noqa: E731
+    Xt = stack(L)
+    sc = features.Standardizer().fit(Xt)
+    fr = trnet.fit_system("Baseline-c", {"clean": Xt, "y": _index(y, classes)},
+                          {"clean": stack(L_val), "y": _index(y_val, classes)}, epochs=budget.epochs, seed=seed,
+                          device=budget.device, batch_size=budget.batch_size, lr=budget.lr,
+                          channels=SIZES[budget.model_size]["sernet"], patience=budget.patience, n_frames=n)
+    m, dev = fr.model, budget.device
+    scaled = _Unscale(m, sc.mean_, sc.std_)
+
+    def fgsm(Z, yt, eps):
+        return classes[_fgsm_logits(scaled, sc.transform(stack(Z)), _index(yt, classes), eps, dev).argmax(1)]
+
+    return Fitted(lambda Z: classes[trnet.predict_system(m, "Baseline-c", stack(Z), device=dev, n_frames=n).argmax(1)],
+                  fgsm,
+                  count_parameters(m), info={"epochs": len(fr.history), "best_epoch": fr.best_epoch}, model=m)
+
+
+def fit_trnet(T, y, T_val, y_val, *, seed: int, budget: Budget, teacher: Any = None, **_: Any) -> Fitted:
+    """TRNet (paper 3): :func:`serlib.models.trnet.fit_system` ``("TRNet")`` on its own recipe's
+    training items (``{"clean", "noisy", "enhanced"}`` log-mel triplets from
+    :func:`serlib.models.trnet.training_set`: each training utterance clean or mixed at 20-0 dB
+    with training-part noise of the grid's families, then enhanced), with ``teacher`` = the
+    Baseline-c SERNet of the same seed (trained here when not given). Test inputs are
+    ``{"noisy", "enhanced"}`` (:func:`trnet_loaders`). No FGSM: the enhanced input comes from a
+    non-differentiable front end."""
+    from serlib.models import trnet
+
+    classes = np.unique(y)
+    train = {**{k: T[k] for k in ("clean", "noisy", "enhanced")}, "y": _index(y, classes)}
+    val = {**{k: T_val[k] for k in ("clean", "noisy", "enhanced")}, "y": _index(y_val, classes)}
+    n = SIZES[budget.model_size]["frames"]
+    kw = dict(epochs=budget.epochs, seed=seed, device=budget.device, batch_size=budget.batch_size, lr=budget.lr,
+              channels=SIZES[budget.model_size]["sernet"], patience=budget.patience, n_frames=n)
+    if teacher is None:
+        teacher = trnet.fit_system("Baseline-c", train, val, **kw).model
+    fr = trnet.fit_system("TRNet", train, val, teacher=teacher, **kw)
+    m, dev = fr.model, budget.device
+
+    def predict(P):
+        return classes[trnet.predict_system(m, "TRNet", P["noisy"], P["enhanced"], device=dev, n_frames=n).argmax(1)]
+
+    return Fitted(predict, None, count_parameters(m), info={"epochs": len(fr.history), "best_epoch": fr.best_epoch},
+                  model=m)
+
+
+def trnet_loaders(enhancer: str, noise_types: Sequence[str], *, n_frames: int = 500, seed: int = 0,
+                  bank: str = "synthetic", root: str | None = None, n_jobs: int | None = None) -> dict[str, Callable]:
+    """:class:`Inputs` loaders for TRNet: ``trnet`` (test: noisy + enhanced log-mel of a part under a
+    condition, :func:`serlib.models.trnet.spectrograms`) and ``trnet-train`` (training items,
+    :func:`serlib.models.trnet.training_set` with ``noise_types`` from the training clips)."""
+    from serlib.models import trnet
+
+    def test(frame, cond):
+        return trnet.spectrograms(frame, {"x": cond}, enhancer, n_jobs=n_jobs, n_frames=n_frames)["x"]
+
+    def train(frame, cond):
+        if cond is not None:
+            raise ValueError("trnet-train draws its own training conditions; call it with condition=None")
+        return trnet.training_set(frame, sorted(frame["emotion"].unique()), noise_types=noise_types, seed=seed,
+                                  bank=bank, root=root, enhancer=enhancer, n_jobs=n_jobs, n_frames=n_frames)
+
+    return {"trnet": test, "trnet-train": train}
+
+
+def fit_joint(F, y, F_val, y_val, *, seed: int, budget: Budget, **_: Any) -> Fitted:
+    """Joint ASR-SER (paper 4): :func:`serlib.models.joint_asr_ser.fit` ``("joint")`` on the clean
+    training audio (inputs are ``(manifest, condition)`` pairs; the model extracts its own
+    features), the compact encoder at the budget's size, selected on validation (mean of UAR and
+    1 - WER, the module's rule). Speed perturbation is switched off (``speed_factors=(1.0,)``) so
+    that it trains on the same data as every other method. No FGSM (greedy decoding and the
+    sentence encoder sit between the input and the SER output)."""
+    from serlib.models import joint_asr_ser as ja
+
+    (tr, cond), (va, cond_val) = F, F_val
+    if cond is not None or cond_val is not None:
+        raise ValueError("fit_joint trains on clean audio; pass (manifest, None) pairs")
+    if not (np.array_equal(tr["emotion"].to_numpy(), np.asarray(y))
+            and np.array_equal(va["emotion"].to_numpy(), np.asarray(y_val))):
+        raise ValueError("fit_joint: the labels must be the manifests' emotion columns")
+    t = ja.fit("joint", tr, va, epochs=budget.epochs, seed=seed, device=budget.device, batch_size=budget.batch_size,
+               lr=budget.lr, patience=budget.patience, encoder_size=budget.model_size, speed_factors=(1.0,),
+               n_jobs=budget.n_jobs, progress=False)
+
+    def predict(P):
+        frame, c = P
+        return ja.predict(t, frame, c, device=budget.device, n_jobs=budget.n_jobs)["pred"].to_numpy()
+
+    return Fitted(predict, None, count_parameters(t.model), info={"epochs": len(t.history),
+                                                                  "best_epoch": t.best_epoch}, model=t)
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """How the leaderboard runs one method: the features it reads and its adapter."""
+
+    kind: str
+    fit: Callable[..., Fitted]
+    options: dict = field(default_factory=dict)
+    paper: str = ""
+    train_kind: str | None = None
+    """the inputs of the training and validation parts, when they differ from the test inputs"""
+    no_fgsm: str = ""
+    """why FGSM does not apply (empty when it does)"""
+
+    @property
+    def train_inputs(self) -> str:
+        return self.train_kind or self.kind
+
+
+METHODS: dict[str, MethodSpec] = {
+    "eGeMAPS + RF": MethodSpec("egemaps", fit_forest, paper="1 (baseline)", no_fgsm="random forest: no gradient"),
+    "EDRL-MEA": MethodSpec("egemaps", fit_edrl_mea, paper="1", no_fgsm="random forest on X': no gradient"),
+    "Dense": MethodSpec("egemaps", fit_ladder, {"method": "Dense"}, paper="2 (baseline)"),
+    "LN": MethodSpec("egemaps", fit_ladder, {"method": "LN"}, paper="2"),
+    "DLN": MethodSpec("egemaps", fit_ladder, {"method": "DLN"}, paper="2"),
+    "Baseline-c": MethodSpec("lmfb", fit_sernet, paper="3 (baseline)"),
+    "TRNet": MethodSpec("trnet", fit_trnet, paper="3", train_kind="trnet-train",
+                        no_fgsm="the enhancer in front is not differentiable"),
+    "Joint ASR-SER": MethodSpec("audio", fit_joint, paper="4",
+                                no_fgsm="greedy ASR decoding + sentence encoder inside: no gradient path"),
+    "DenseNet-LSTM-highway": MethodSpec("spectrogram", fit_densenet, paper="5"),
+}
+"""Method name (as in the papers) -> :class:`MethodSpec`. ``trnet`` inputs need
+:func:`trnet_loaders` in :class:`Inputs`; ``audio`` inputs are ``(manifest, condition)`` pairs."""
+
+CATEGORICAL = tuple(METHODS)
+
+
+def check_methods(names: Sequence[str]) -> list[str]:
+    """``names`` as a list if every one is in :data:`METHODS`, else a ValueError naming the knob."""
+    unknown = [n for n in names if n not in METHODS]
+    if unknown:
+        raise ValueError(f"methods: unknown {unknown}; choose from {list(METHODS)} (-p methods '[...]')")
+    return list(names)
+
+
+def fit(name: str, train_inputs, y, val_inputs, y_val, *, seed: int, budget: Budget, **extra: Any) -> Fitted:
+    """Fit method ``name`` of :data:`METHODS` and time it (``Fitted.train_seconds``)."""
+    if name not in METHODS:
+        raise ValueError(f"unknown leaderboard method {name!r}; choose from {list(METHODS)}")
+    spec = METHODS[name]
+    t0 = time.perf_counter()
+    fitted = spec.fit(train_inputs, np.asarray(y), val_inputs, np.asarray(y_val), seed=seed, budget=budget,
+                      **spec.options, **extra)
+    fitted.train_seconds = time.perf_counter() - t0
+    return fitted
+
+
+def timed_predict(fitted: Fitted, inputs) -> tuple[np.ndarray, float]:
+    """``(predictions, seconds)`` of ``fitted.predict(inputs)``."""
+    t0 = time.perf_counter()
+    pred = fitted.predict(inputs)
+    return np.asarray(pred), time.perf_counter() - t0
+
+
+def fit_ladder_ccc(X, y, X_val, y_val, *, seed: int, budget: Budget, method: str = "DLN", unlabeled=None,
+                   **_: Any) -> Fitted:
+    """Paper 2 as published, for the dimensional track: one regressor per attribute trained with
+    ``1 - CCC`` + reconstruction (:func:`serlib.models.ladder.train_model`), selected on validation
+    CCC; standardised as :func:`fit_ladder`. ``predict`` returns the continuous ratings."""
+    from serlib import training
+    from serlib.models import ladder
+
+    sc = features.Standardizer(robust=True, clip=10.0).fit(X)
+    Xu = None if unlabeled is None else sc.transform(unlabeled)
+    fr = ladder.train_model(method, sc.transform(X), np.asarray(y, dtype=np.float32), sc.transform(X_val),
+                            np.asarray(y_val, dtype=np.float32), Xu, epochs=budget.epochs, lr=budget.lr,
+                            batch_size=budget.batch_size, seed=seed, device=budget.device, patience=budget.patience)
+    m = fr.model
+    return Fitted(lambda Z: training.predict(m, sc.transform(Z), device=budget.device), None, count_parameters(m),
+                  info={"epochs": len(fr.history), "best_epoch": fr.best_epoch})
+
+
+def evaluate(fitted: Fitted, kind: str, grid: Sequence[TestCondition], inputs: Inputs, test: pd.DataFrame,
+             xtest: pd.DataFrame | None = None, *, target: str = "emotion", eps: float = 0.08,
+             score: Callable[[Any, Any], float] = metrics.uar, metric: str = "uar") -> list[dict[str, Any]]:
+    """Score ``fitted`` on every cell of ``grid``: rows ``{test_condition, noise_type, snr, metric, value}``.
+
+    ``test``: the test speakers' manifest (audio conditions are applied to it); ``xtest``: the
+    cross-corpus manifest; FGSM attacks the clean test inputs with ``eps`` (in the units of the
+    model's standardised input) and is skipped for models without gradients. The clean cell also
+    yields a ``speed_x_realtime`` row (seconds of audio per second of inference)."""
+    y = test[target].to_numpy()
+    rows = []
+    for cond in grid:
+        if cond.test_condition == "fgsm":
+            if fitted.fgsm is None:
+                continue
+            rows.append({**cond.columns, "metric": metric, "value": score(y, fitted.fgsm(inputs(kind, test), y, eps))})
+            continue
+        if cond.test_condition == "xcorpus":
+            if xtest is None:
+                continue
+            pred = fitted.predict(inputs(kind, xtest))
+            rows.append({**cond.columns, "metric": metric, "value": score(xtest[target].to_numpy(), pred)})
+            continue
+        pred, secs = timed_predict(fitted, inputs(kind, test, cond.audio))
+        rows.append({**cond.columns, "metric": metric, "value": score(y, pred)})
+        if cond.test_condition == "clean":
+            rows.append({**cond.columns, "test_condition": "cost", "metric": "speed_x_realtime",
+                         "value": float(test["duration"].sum()) / max(secs, 1e-9)})
+    return rows
+
+
+# --------------------------------------------------------------------------- scores
+def snr_auc(snrs: Sequence[float], values: Sequence[float], lo: float = 0.0, hi: float = 20.0) -> float:
+    """Normalised area under the score-vs-SNR curve over ``[lo, hi]`` dB (module docstring formula)."""
+    s = np.asarray(snrs, dtype=float)
+    v = np.asarray(values, dtype=float)
+    if s.shape != v.shape or s.ndim != 1:
+        raise ValueError(f"snr_auc: snrs {s.shape} and values {v.shape} must be 1-d of equal length")
+    if not hi > lo:
+        raise ValueError(f"snr_auc: need hi > lo, got [{lo}, {hi}]")
+    keep = (s >= lo) & (s <= hi)
+    s, v = s[keep], v[keep]
+    order = np.argsort(s)
+    s, v = s[order], v[order]
+    if len(np.unique(s)) != len(s):
+        raise ValueError(f"snr_auc: repeated SNRs {s.tolist()}; average the seeds/rows of one SNR first")
+    if len(s) < 2 or s[0] != lo or s[-1] != hi:
+        raise ValueError(f"snr_auc: needs scores at both ends of [{lo:g}, {hi:g}] dB, got SNRs {s.tolist()}")
+    return float(np.sum(np.diff(s) * (v[1:] + v[:-1]) / 2.0) / (hi - lo))
+
+
+def auc_frame(df: pd.DataFrame, metric: str = "uar", lo: float = 0.0, hi: float = 20.0) -> pd.DataFrame:
+    """AUC per method, seed and family (``noise_type``) from the ``noisy`` rows of ``df`` (rows of one
+    SNR averaged first), plus ``noise_type = "all"``: the mean over families of that seed."""
+    sub = df[(df["metric"] == metric) & (df["test_condition"] == "noisy")]
+    if sub.empty:
+        raise ValueError(f"auc_frame: no noisy rows of metric {metric!r}")
+    keys = [k for k in ("method", "attribute") if k in sub.columns and sub[k].notna().any()]
+    pts = sub.groupby([*keys, "seed", "noise_type", "snr"], dropna=False)["value"].mean().reset_index()
+    rows = []
+    for k, g in pts.groupby([*keys, "seed", "noise_type"], dropna=False):
+        rows.append({**dict(zip([*keys, "seed", "noise_type"], k)), "value": snr_auc(g["snr"], g["value"], lo, hi)})
+    out = pd.DataFrame(rows)
+    overall = out.groupby([*keys, "seed"], dropna=False)["value"].mean().reset_index().assign(noise_type="all")
+    return pd.concat([out, overall], ignore_index=True)
+
+
+def relative_drop(clean: float | np.ndarray, noisy: float | np.ndarray) -> float | np.ndarray:
+    """``(clean - noisy) / clean``: the fraction of the clean score lost (positive = worse)."""
+    clean = np.asarray(clean, dtype=float)
+    if np.any(np.abs(clean) < 1e-12):
+        raise ValueError("relative_drop: a clean score is 0; the relative drop is undefined")
+    out = (clean - np.asarray(noisy, dtype=float)) / clean
+    return float(out) if out.ndim == 0 else out
+
+
+def _cell(values: pd.Series, scale: float = 100.0, digits: int = 1) -> tuple[float, str]:
+    vals = values.dropna().to_numpy(dtype=float)
+    if len(vals) == 0:
+        return float("nan"), "n/a"
+    mean, half = metrics.mean_ci(vals)
+    txt = f"{scale * mean:.{digits}f}" + (f" ± {scale * half:.{digits}f}" if np.isfinite(half) else "")
+    return mean, txt
+
+
+def leaderboard(df: pd.DataFrame, metric: str = "uar") -> pd.DataFrame:
+    """The ranked leaderboard from tidy result rows (``method, test_condition, noise_type, snr, seed,
+    metric, value``; categorical ``metric`` rows plus the cost rows ``train_seconds``,
+    ``speed_x_realtime``, ``parameters``).
+
+    Columns: rank, method, clean, AUC 0-20 dB, 0 dB (mean over families), re-recorded (mean over
+    the booth set-ups), cross-corpus, FGSM (``metric`` in %, mean ± 95 % CI over seeds, the mean
+    over conditions taken per seed), then the costs (means over seeds). Ranked by the mean overall
+    AUC (:func:`auc_frame`); the numeric AUC mean is in column ``auc`` too.
+    """
+    d = df[df["metric"] == metric]
+    if "attribute" in d.columns:
+        d = d[d["attribute"].isna()]
+    auc = auc_frame(d, metric)
+    auc = auc[auc["noise_type"] == "all"]
+    zero = d[(d["test_condition"] == "noisy") & (d["snr"] == 0)]
+
+    def per_seed(frame: pd.DataFrame, method: str) -> pd.Series:
+        return frame[frame["method"] == method].groupby("seed")["value"].mean()
+
+    rows = []
+    for method in d["method"].unique():
+        r: dict[str, Any] = {"method": method}
+        r["auc"], r["AUC 0-20 dB"] = _cell(per_seed(auc, method))
+        for col, frame in (("clean", d[d["test_condition"] == "clean"]), ("0 dB", zero),
+                           ("re-recorded", d[d["test_condition"] == "rerecorded"]),
+                           ("cross-corpus", d[d["test_condition"] == "xcorpus"]),
+                           ("FGSM", d[d["test_condition"] == "fgsm"])):
+            r[col] = _cell(per_seed(frame, method))[1]
+        for cost, digits in (("train_seconds", 1), ("speed_x_realtime", 0), ("parameters", 0)):
+            c = df[(df["metric"] == cost) & (df["method"] == method)]["value"]
+            r[cost] = round(float(c.mean()), digits) if len(c) else float("nan")
+        rows.append(r)
+    out = pd.DataFrame(rows).sort_values("auc", ascending=False, na_position="last").reset_index(drop=True)
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    return out

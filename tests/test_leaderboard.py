@@ -1,0 +1,221 @@
+"""Tests of serlib.leaderboard: the condition grid, the split, the adapters, AUC/ranking math."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from serlib import leaderboard as lb
+from serlib.noise import NOISE_FAMILIES, RandomCondition
+from serlib.noise.room import RoomCondition
+
+CLASSES = np.array(["angry", "happy", "neutral", "sad"])
+
+
+# --------------------------------------------------------------------------- grid
+def test_grid_has_every_family_snr_and_extra_condition():
+    grid = lb.condition_grid([0, 20, 10, 5])
+    keys = [c.key for c in grid]
+    assert len(keys) == len(set(keys))
+    noisy = [c for c in grid if c.test_condition == "noisy"]
+    assert {(c.noise_type, c.snr) for c in noisy} == {(f, s) for f in lb.FAMILIES for s in (0.0, 5.0, 10.0, 20.0)}
+    for c in noisy:
+        assert isinstance(c.audio, RandomCondition)
+        assert c.audio.part == "test"                       # never the training clips
+        assert c.audio.snr_range == (c.snr, c.snr)
+        assert set(c.audio.noise_types) == set(NOISE_FAMILIES[c.noise_type])
+    assert [c.test_condition for c in grid].count("clean") == 1
+    rooms = [c for c in grid if c.test_condition == "rerecorded"]
+    assert {c.noise_type for c in rooms} == set(lb.ROOM_SETTINGS)
+    assert all(isinstance(c.audio, RoomCondition) and c.audio.part == "test" for c in rooms)
+    assert {"xcorpus", "fgsm"} <= {c.test_condition for c in grid}
+    # audio keys are distinct too (the feature cache is keyed by them)
+    audio = [c.audio.key for c in grid if c.audio is not None]
+    assert len(audio) == len(set(audio))
+
+
+def test_grid_options_and_errors():
+    grid = lb.condition_grid([5], families={"mine": ["white", "pink"]}, room_settings=(), xcorpus=False, fgsm=False)
+    assert [c.key for c in grid] == ["clean", "noisy-mine-5"]
+    with pytest.raises(ValueError, match="unknown noise families"):
+        lb.condition_grid([5], families=["jazz"])
+    with pytest.raises(ValueError, match="snrs is empty"):
+        lb.condition_grid([])
+
+
+# --------------------------------------------------------------------------- split
+def _manifest(n_sessions: int = 5, per_speaker: int = 8) -> pd.DataFrame:
+    rows = []
+    for s in range(1, n_sessions + 1):
+        for g in "FM":
+            for i in range(per_speaker):
+                rows.append({"utt_id": f"S{s}{g}{i}", "speaker": f"Ses0{s}{g}", "session": f"Ses0{s}",
+                             "emotion": CLASSES[i % 4]})
+    return pd.DataFrame(rows)
+
+
+def test_split_is_speaker_disjoint_and_session_based():
+    m = _manifest()
+    for fold in range(5):
+        sp = lb.split(m, fold)
+        spk = {p: set(m.iloc[getattr(sp, p)].speaker) for p in ("train", "val", "test")}
+        assert not spk["train"] & spk["val"] and not spk["train"] & spk["test"] and not spk["val"] & spk["test"]
+        assert m.iloc[sp.test].session.nunique() == 1 and m.iloc[sp.val].session.nunique() == 1
+        assert len(sp.train) + len(sp.val) + len(sp.test) == len(m)
+    with pytest.raises(ValueError, match="fold 7"):
+        lb.split(m, 7)
+
+
+def test_stratified_subsample():
+    m = _manifest()
+    sub = lb.stratified(m, 20)
+    assert len(sub) == 20 and sub.emotion.value_counts().nunique() == 1
+    assert lb.stratified(m, None) is m
+
+
+# --------------------------------------------------------------------------- AUC, drop, ranking
+def test_snr_auc_hand_values():
+    assert lb.snr_auc([0, 20], [0.4, 0.6]) == pytest.approx(0.5)
+    # trapezoids: (5*(0.3+0.4) + 5*(0.4+0.5) + 10*(0.5+0.7)) / 2 / 20 = (3.5 + 4.5 + 12) / 40
+    assert lb.snr_auc([20, 0, 5, 10], [0.7, 0.3, 0.4, 0.5]) == pytest.approx(20 / 40)
+    assert lb.snr_auc([-5, 0, 20, 30], [0.0, 0.2, 0.2, 0.9]) == pytest.approx(0.2)  # outside [0, 20] ignored
+    with pytest.raises(ValueError, match="both ends"):
+        lb.snr_auc([5, 20], [0.3, 0.5])
+    with pytest.raises(ValueError, match="repeated"):
+        lb.snr_auc([0, 0, 20], [0.3, 0.4, 0.5])
+
+
+def test_relative_drop():
+    assert lb.relative_drop(0.6, 0.45) == pytest.approx(0.25)
+    np.testing.assert_allclose(lb.relative_drop(np.array([0.5, 0.8]), np.array([0.5, 0.4])), [0.0, 0.5])
+    with pytest.raises(ValueError, match="clean score is 0"):
+        lb.relative_drop(0.0, 0.1)
+
+
+def _rows(method, seed, clean, curve, **other):
+    rows = [dict(method=method, seed=seed, metric="uar", test_condition="clean", noise_type=None, snr=np.nan,
+                 value=clean)]
+    for fam, vals in curve.items():
+        for snr, v in zip((0.0, 10.0, 20.0), vals):
+            rows.append(dict(method=method, seed=seed, metric="uar", test_condition="noisy", noise_type=fam, snr=snr,
+                             value=v))
+    for cond, v in other.items():
+        rows.append(dict(method=method, seed=seed, metric="uar", test_condition=cond, noise_type=None, snr=np.nan,
+                         value=v))
+    return rows
+
+
+def test_auc_frame_and_leaderboard_ranking():
+    rows = []
+    for seed in (0, 1):
+        rows += _rows("A", seed, 0.7, {"babble": (0.3, 0.5, 0.7), "music": (0.5, 0.5, 0.5)}, xcorpus=0.4)
+        rows += _rows("B", seed, 0.8, {"babble": (0.2, 0.4, 0.6), "music": (0.4, 0.4, 0.4)}, fgsm=0.1)
+    rows.append(dict(method="A", seed=0, metric="train_seconds", test_condition="cost", noise_type=None, snr=np.nan,
+                     value=12.0))
+    df = pd.DataFrame(rows)
+    auc = lb.auc_frame(df)
+    a = auc[(auc.method == "A") & (auc.seed == 0)].set_index("noise_type")["value"]
+    assert a["babble"] == pytest.approx((10 * 0.8 + 10 * 1.2) / 2 / 20)      # 0.5
+    assert a["music"] == pytest.approx(0.5) and a["all"] == pytest.approx(0.5)
+    table = lb.leaderboard(df)
+    assert table["method"].tolist() == ["A", "B"]                            # A: AUC 0.5 > B: 0.4
+    assert table["rank"].tolist() == [1, 2]
+    assert table.loc[0, "clean"] == "70.0 ± 0.0" and table.loc[1, "clean"] == "80.0 ± 0.0"
+    assert table.loc[0, "0 dB"].startswith("40.0")                          # mean of 0.3 and 0.5
+    assert table.loc[0, "cross-corpus"].startswith("40.0") and table.loc[0, "FGSM"] == "n/a"
+    assert table.loc[0, "train_seconds"] == 12.0 and np.isnan(table.loc[1, "train_seconds"])
+
+
+# --------------------------------------------------------------------------- adapters
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(CLASSES, 6)
+    shift = {c: i for i, c in enumerate(CLASSES)}
+
+    def table(labels):
+        return (rng.normal(size=(len(labels), 12)) + np.array([[shift[c]] for c in labels])).astype(np.float32)
+
+    def seqs(labels, bins):
+        return [(rng.normal(size=(int(rng.integers(60, 300)), bins)) + shift[c]).astype(np.float32) for c in labels]
+
+    def triplets(labels):
+        return {k: seqs(labels, 80) for k in ("clean", "noisy", "enhanced")}
+
+    def audio(part):
+        folder = tmp_path_factory.mktemp(f"wav_{part}")
+        rows = []
+        for i, c in enumerate(y):
+            t = np.arange(int(16000 * rng.uniform(0.8, 1.4))) / 16000
+            wav = 0.1 * np.sin(2 * np.pi * (150 + 60 * shift[c]) * t) + 0.01 * rng.normal(size=t.size)
+            sf.write(folder / f"{part}{i}.wav", wav.astype(np.float32), 16000)
+            rows.append({"utt_id": f"{part}{i}", "path": str(folder / f"{part}{i}.wav"), "emotion": c,
+                         "transcript": ["yes", "no way", "fine", "oh no"][shift[c]], "duration": t.size / 16000})
+        return pd.DataFrame(rows), None
+
+    return {"y": y, "egemaps": (table(y), table(y)), "spectrogram": (seqs(y, 128), seqs(y, 128)),
+            "lmfb": (seqs(y, 80), seqs(y, 80)), "trnet-train": (triplets(y), triplets(y)),
+            "audio": (audio("tr"), audio("va")), "unlabeled": table(y)}
+
+
+@pytest.mark.parametrize("name", lb.CATEGORICAL)
+def test_adapter_fits_and_predicts(tiny, name, tmp_path, monkeypatch):
+    monkeypatch.setenv("SERLIB_DATA", str(tmp_path))        # the joint model caches features of the fake audio
+    torch.set_num_threads(1)
+    budget = lb.Budget(epochs=1, patience=None, batch_size=8, model_size="tiny", grid="smoke", n_jobs=1)
+    spec = lb.METHODS[name]
+    X, Xv = tiny[spec.train_inputs]
+    y = tiny["y"]
+    fitted = lb.fit(name, X, y, Xv, y, seed=0, budget=budget, unlabeled=tiny["unlabeled"])
+    pred, secs = lb.timed_predict(fitted, Xv)
+    assert len(pred) == len(y) and set(pred) <= set(CLASSES) and secs >= 0
+    assert fitted.parameters > 0 and fitted.train_seconds > 0
+    if fitted.fgsm is not None:
+        adv = fitted.fgsm(Xv, y, 0.08)
+        assert len(adv) == len(y) and set(adv) <= set(CLASSES)
+    else:
+        assert name in ("eGeMAPS + RF", "EDRL-MEA", "TRNet", "Joint ASR-SER")
+
+
+def test_inputs_audio_and_loaders():
+    inputs = lb.Inputs(keep=1)
+    frame = pd.DataFrame({"utt_id": ["a"], "path": ["a.wav"]})
+    assert inputs("audio", frame, None) == (frame, None)
+    calls = []
+    inputs.loaders["mine"] = lambda f, c: calls.append(c) or len(calls)
+    assert inputs("mine", frame) == 1 and inputs("mine", frame) == 1      # memoised
+    inputs("mine", frame.assign(utt_id=["b"]))                            # evicts the first (keep=1)
+    assert inputs("mine", frame) == 3
+
+
+def test_fit_errors(tiny):
+    budget = lb.Budget(epochs=1, model_size="tiny", grid="smoke", n_jobs=1)
+    X, Xv = tiny["egemaps"]
+    with pytest.raises(ValueError, match="unknown leaderboard method"):
+        lb.fit("Magic", X, tiny["y"], Xv, tiny["y"], seed=0, budget=budget)
+    with pytest.raises(ValueError, match="needs unlabeled"):
+        lb.fit("LN", X, tiny["y"], Xv, tiny["y"], seed=0, budget=budget)
+    with pytest.raises(ValueError, match="methods: unknown"):
+        lb.check_methods(["DLN", "Magic"])
+    assert lb.check_methods(["DLN"]) == ["DLN"]
+    with pytest.raises(ValueError, match="model_size"):
+        lb.Budget(model_size="huge")
+
+
+def test_ladder_classification_output_shapes():
+    from serlib.models import ladder
+
+    for method in ladder.METHODS:
+        model = ladder.make_model(method, 10, n_outputs=4)
+        x = torch.randn(6, 10)
+        model.train()
+        loss = ladder.train_step(model, (x, torch.tensor([0, 1, 2, 3, 0, 1])), torch.device("cpu"))
+        assert loss.ndim == 0 and torch.isfinite(loss)
+        model.eval()
+        assert model(x).shape == (6, 4)
+    with pytest.raises(ValueError, match="n_outputs"):
+        ladder.Dense(10, n_outputs=0)
