@@ -178,6 +178,8 @@ def make_reference(executed: Path, dest_dir: Path = RUNS_DIR / "reference", *, m
 
     nb = nbformat.read(str(executed), as_version=4)
     for cell in nb.cells:
+        if cell.cell_type != "code":  # only code cells carry outputs (nbformat rejects them elsewhere)
+            continue
         outputs = []
         for out in cell.get("outputs", []):
             data = out.get("data", {})

@@ -82,9 +82,11 @@ def test_make_reference_strips_audio_and_shrinks_images(tmp_path):
     cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": "<audio controls src='data:'></audio>"}),
                     nbformat.v4.new_output("display_data", data={"image/png": png}),
                     nbformat.v4.new_output("stream", name="stdout", text="kept\n")]
-    nb.cells = [cell]
+    nb.cells = [nbformat.v4.new_markdown_cell("# narrated"), cell]
     nbformat.write(nb, tmp_path / "x.ipynb")
     out = nbformat.read(run.make_reference(tmp_path / "x.ipynb", tmp_path / "ref"), as_version=4)
+    nbformat.validate(out)  # markdown cells must not gain an `outputs` key
+    out.cells = out.cells[1:]
     kinds = [o.get("output_type") for o in out.cells[0].outputs]
     assert kinds == ["stream", "display_data", "stream"]
     assert "audio players removed" in out.cells[0].outputs[0]["text"]
