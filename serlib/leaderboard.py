@@ -264,7 +264,9 @@ class Fitted:
 def count_parameters(model: Any) -> int:
     """Trainable torch parameters, or the tree nodes of a fitted random forest."""
     if isinstance(model, torch.nn.Module):
-        return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
+        from serlib.models.baselines import n_parameters
+
+        return int(n_parameters(model))
     if hasattr(model, "estimators_"):
         return int(sum(e.tree_.node_count for e in model.estimators_))
     raise TypeError(f"count_parameters: cannot count parameters of {type(model).__name__}")

@@ -102,6 +102,8 @@ from torch import nn
 from torch.utils.data import Dataset
 from torchaudio.functional import compute_deltas
 
+from .baselines import n_parameters as count_parameters  # the one parameter counter, under this module's name
+
 __all__ = [
     "N_FRAMES",
     "N_MELS",
@@ -145,11 +147,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 
 # --------------------------------------------------------------------------- helpers
-def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:
-    """Number of parameters of ``module`` (only those with ``requires_grad`` by default)."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
-
-
 def fix_length(spec: np.ndarray | torch.Tensor, n_frames: int = N_FRAMES) -> np.ndarray | torch.Tensor:
     """Tile (repeat) or truncate a ``(frames, bins)`` spectrogram to exactly ``n_frames`` frames.
 
