@@ -13,8 +13,18 @@ Protocols (each split is checked with :func:`assert_speaker_disjoint` before it 
 - :func:`speaker_holdout`: speaker-independent 80/20 with 10 % of train for validation (paper 1).
 - :func:`cross_corpus`: train/val on one corpus, selection/test on another (paper 5).
 - :func:`predefined`: the manifest's own ``split`` column (e.g. MSP-Podcast).
+- :func:`leave_k_speakers_out`: speaker folds for corpora with speakers but no sessions (EmoDB,
+  RAVDESS, CREMA-D): k test speakers per fold (at least 2 by default), gender-balanced, validation
+  speakers drawn from the training speakers.
 
-:func:`make` builds any of them by name and always returns a list (handy for profiles).
+:func:`make` builds any of them by name (:data:`PROTOCOLS` is the registry) and always returns a
+list. :func:`auto` is what a notebook calls: from the manifest's shape it picks the paper's
+protocol where the corpus allows it and the nearest speaker-independent one where it does not,
+and returns a :class:`Protocol` whose ``reason`` says which and why::
+
+    proto = protocols.auto(m, "loso_speaker", protocol=cfg.protocol, limit_folds=cfg.folds, seed=cfg.seed)
+    print(proto.reason)
+    for split in proto.splits: ...
 
 Speakers are compared as ``(corpus, speaker)`` pairs, so two corpora that both call a
 speaker ``"spk01"`` do not collide. Rows without a speaker cannot be placed
@@ -25,6 +35,7 @@ the leakage check and warns).
 from __future__ import annotations
 
 import hashlib
+import inspect
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -41,8 +52,15 @@ __all__ = [
     "speaker_holdout",
     "cross_corpus",
     "predefined",
+    "leave_k_speakers_out",
     "make",
+    "auto",
+    "fitting",
+    "canonical",
+    "Protocol",
+    "ProtocolError",
     "PROTOCOLS",
+    "ALIASES",
 ]
 
 PARTS = ("train", "val", "select", "test")
@@ -50,6 +68,10 @@ PARTS = ("train", "val", "select", "test")
 
 class SpeakerLeakError(AssertionError):
     """A speaker occurs in two parts of a split (the result would not be speaker-independent)."""
+
+
+class ProtocolError(ValueError):
+    """No protocol of the kind asked for fits this corpus; the message names the ones that do."""
 
 
 # --------------------------------------------------------------------------- the Split
@@ -499,24 +521,345 @@ def predefined(
     return _finish(split, m, allow_unknown=True)
 
 
-PROTOCOLS = ("leave_one_speaker_out", "leave_one_session_out", "speaker_holdout", "predefined")
-"""Within-corpus protocols selectable by name in :func:`make` (cross-corpus takes two manifests)."""
+MAX_FOLDS = 6
+"""Default upper bound on the folds of :func:`leave_k_speakers_out` (6 for RAVDESS's 24 actors)."""
 
 
-def make(m: pd.DataFrame, protocol: str, *, limit_folds: int | None = None, **opts) -> list[Split]:
+def _speaker_genders(m: pd.DataFrame, keys: pd.Series) -> dict[str, str | None]:
+    """Each speaker's gender (``F``/``M``; None when unknown or inconsistent)."""
+    if "gender" not in m.columns:
+        return {k: None for k in keys.unique()}
+    g = pd.DataFrame({"spk": keys.to_numpy(), "g": m["gender"].to_numpy()}).dropna()
+    per = g.groupby("spk")["g"].agg(lambda s: s.iloc[0] if s.nunique() == 1 else None)
+    return {k: per.get(k) for k in keys.unique()}
+
+
+def leave_k_speakers_out(
+    m: pd.DataFrame,
+    n_folds: int | None = None,
+    *,
+    val: str | None = "speakers",
+    val_frac: float = 0.1,
+    seed: int = 0,
+    limit_folds: int | None = None,
+) -> list[Split]:
+    """Speaker folds for a corpus with speakers but no sessions (EmoDB, RAVDESS, CREMA-D).
+
+    Every speaker is a test speaker in exactly one fold. ``n_folds=None`` takes
+    ``min(MAX_FOLDS, n_speakers // 2)`` folds, so each fold tests at least 2 speakers (EmoDB's
+    10 speakers: 5 folds of 2; RAVDESS's 24 actors: 6 folds of 4; CREMA-D's 91: 6 folds of
+    15-16). Speakers are dealt to folds gender by gender (shuffled with ``seed``), so folds have
+    equal sizes (+-1 speaker) and, where genders are known, as balanced a gender mix as the
+    corpus allows. ``val="speakers"``: whole speakers making up about ``val_frac`` of the
+    training utterances (at least one) validate, drawn with ``seed`` and the fold number;
+    ``val=None``: no validation part. ``limit_folds=k`` keeps the first ``k`` folds.
+    """
+    keys = _require_speakers(m, "leave_k_speakers_out")
+    if val not in ("speakers", None):
+        raise ValueError(f"val must be 'speakers' or None, got {val!r}")
+    if not 0.0 < val_frac < 1.0:
+        raise ValueError(f"val_frac must be in (0, 1), got {val_frac}")
+    spk = sorted(keys.unique())
+    n, need_rest = len(spk), 2 if val else 1
+    names = [k.split("/", 1)[1] for k in spk]
+    if n_folds is None:
+        if n < 4:
+            raise ValueError(
+                f"leave_k_speakers_out needs at least 4 speakers (2 folds of 2 test speakers, each fold leaving "
+                f"2 speakers to train{' and validate' if val else ''}); this manifest has {n}: {names}"
+            )
+        n_folds = min(MAX_FOLDS, n // 2)
+    if not 2 <= n_folds <= n:
+        raise ValueError(f"leave_k_speakers_out: n_folds must be in 2..{n} (the number of speakers), got {n_folds}")
+    if n - -(-n // n_folds) < need_rest:
+        raise ValueError(
+            f"leave_k_speakers_out: {n_folds} folds of {n} speakers leave fewer than {need_rest} speaker(s) besides "
+            f"the test speakers{' (validation and training each need one)' if val else ''}; use more folds"
+        )
+    genders = _speaker_genders(m, keys)
+    rng = np.random.default_rng([seed, 1])
+    order: list[str] = []
+    for g in sorted({genders[k] for k in spk}, key=lambda x: (x is None, str(x))):
+        members = [k for k in spk if genders[k] == g]
+        order += [members[i] for i in rng.permutation(len(members))]
+    fold_of = {k: i % n_folds for i, k in enumerate(order)}
+    fid = _fingerprint(m)
+    splits = []
+    for k in range(n_folds):
+        test_spk = sorted(s for s in spk if fold_of[s] == k)
+        test = _rows_of(keys, test_spk)
+        rest = np.setdiff1d(np.arange(len(m)), test)
+        val_idx = np.zeros(0, dtype=np.int64)
+        if val == "speakers":
+            counts = keys.iloc[rest].value_counts().sort_index()
+            chosen = _pick_speakers(counts, val_frac, np.random.default_rng([seed, 2, k]), f"validation speakers of fold {k}")
+            val_idx = _rows_of(keys, chosen)
+        train = np.setdiff1d(rest, val_idx)
+        name = "speakers=" + "+".join(s.split("/", 1)[1] for s in test_spk)
+        splits.append(_finish(Split(name, _idx(train), _idx(val_idx), _idx(test), source_id=fid, target_id=fid), m))
+    return _limit(splits, limit_folds)
+
+
+# --------------------------------------------------------------------------- the registry
+PROTOCOLS: dict[str, object] = {
+    "leave_one_speaker_out": leave_one_speaker_out,
+    "leave_one_session_out": leave_one_session_out,
+    "speaker_holdout": speaker_holdout,
+    "leave_k_speakers_out": leave_k_speakers_out,
+    "predefined": predefined,
+}
+"""Every within-corpus protocol by name (cross-corpus takes two manifests). Each takes the
+manifest (plus options) and returns a :class:`Split` or a list of them; a new one must also get
+an entry in :data:`NO_VALIDATION`. ``tests/test_protocols.py`` runs every entry on several corpus
+shapes and checks speaker independence itself."""
+
+ALIASES = {
+    "loso_speaker": "leave_one_speaker_out",
+    "loso_session": "leave_one_session_out",
+    "holdout": "speaker_holdout",
+    "lkso": "leave_k_speakers_out",
+}
+"""Short names accepted wherever a protocol name is (profiles, :func:`make`, :func:`auto`)."""
+
+NO_VALIDATION: dict[str, dict] = {
+    "leave_one_speaker_out": {"val": None},
+    "leave_one_session_out": {"val": None},
+    "speaker_holdout": {"val_size": 0.0},
+    "leave_k_speakers_out": {"val": None},
+    "predefined": {"val": []},
+}
+"""Per protocol, the options that build it without a validation part (``validation=False``)."""
+
+
+def canonical(protocol: str) -> str:
+    """The registry name of ``protocol`` (a name of :data:`PROTOCOLS` or an alias)."""
+    name = ALIASES.get(protocol, protocol) if isinstance(protocol, str) else protocol
+    if name not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; choose one of {list(PROTOCOLS) + list(ALIASES)}")
+    return name
+
+
+def make(
+    m: pd.DataFrame,
+    protocol: str,
+    *,
+    limit_folds: int | None = None,
+    seed: int = 0,
+    validation: bool = True,
+    **opts,
+) -> list[Split]:
     """Build a within-corpus protocol by name and always return a list of splits.
 
-    ``protocol`` is one of :data:`PROTOCOLS` (short forms ``loso_speaker``, ``loso_session``,
-    ``holdout`` accepted); ``opts`` go to that function; ``limit_folds`` keeps the first folds.
+    ``protocol`` is a name of :data:`PROTOCOLS` or :data:`ALIASES`; ``opts`` go to that
+    function; ``seed`` goes to protocols that draw speakers; ``validation=False`` builds it
+    without a validation part; ``limit_folds`` keeps the first folds.
     """
-    aliases = {
-        "loso_speaker": "leave_one_speaker_out",
-        "loso_session": "leave_one_session_out",
-        "holdout": "speaker_holdout",
-    }
-    name = aliases.get(protocol, protocol)
-    if name not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; choose one of {list(PROTOCOLS) + list(aliases)}")
-    fn = globals()[name]
-    result = fn(m, limit_folds=limit_folds, **opts) if name.startswith("leave") else [fn(m, **opts)]
-    return _limit(result, limit_folds)
+    name = canonical(protocol)
+    fn = PROTOCOLS[name]
+    params = inspect.signature(fn).parameters
+    kw = dict(opts)
+    if not validation:
+        kw.update(NO_VALIDATION[name])
+    if "seed" in params:
+        kw.setdefault("seed", seed)
+    if "limit_folds" in params:
+        kw["limit_folds"] = limit_folds
+    out = fn(m, **kw)
+    return _limit(out if isinstance(out, list) else [out], limit_folds)
+
+
+# --------------------------------------------------------------------------- auto
+@dataclass(frozen=True, eq=False)
+class Protocol:
+    """The protocol :func:`auto` chose: its registry ``name``, one sentence ``reason`` (which
+    protocol and why, for the notebook to print), the ``splits``, and whether it is the paper's
+    own protocol (``paper_protocol``)."""
+
+    name: str
+    reason: str
+    splits: list[Split]
+    paper_protocol: bool
+
+    def __len__(self) -> int:
+        return len(self.splits)
+
+    def __iter__(self):
+        return iter(self.splits)
+
+    def table(self, m: pd.DataFrame) -> pd.DataFrame:
+        """One row per fold: utterances per part and the test speakers (for notebooks)."""
+        rows = {}
+        for s in self.splits:
+            test = s.frame("test", m) if not s.cross_corpus else None
+            spk = ", ".join(sorted(map(str, test["speaker"].unique()))) if test is not None else ""
+            rows[s.name] = {**{p: n for p, n in s.sizes().items() if p != "select"}, "test speakers": spk}
+        return pd.DataFrame(rows).T
+
+    def metadata(self) -> dict:
+        """What the results metadata records: ``protocol``, ``protocol_reason``, ``paper_protocol``, ``folds``."""
+        return {"protocol": self.name, "protocol_reason": self.reason, "paper_protocol": self.paper_protocol,
+                "folds": len(self.splits)}
+
+
+def _corpus_name(m: pd.DataFrame) -> str:
+    if "corpus" in m.columns and m["corpus"].notna().any():
+        return "+".join(sorted(map(str, m["corpus"].dropna().unique())))
+    return str(m.attrs.get("corpus", "this corpus"))
+
+
+def _has_split(m: pd.DataFrame) -> bool:
+    return "split" in m.columns and m["split"].notna().any()
+
+
+def _session_problem(m: pd.DataFrame, name: str, keys: pd.Series) -> str | None:
+    """Why the session-based protocol ``name`` does not fit ``m`` (None when it does)."""
+    corpus = _corpus_name(m)
+    if "session" not in m.columns or m["session"].isna().all():
+        return f"{corpus} has no sessions"
+    if m["session"].isna().any():
+        return f"{int(m['session'].isna().sum())} utterance(s) of {corpus} have no session"
+    ses = m["session"].astype(str) + "|" + m.get("corpus", pd.Series("", index=m.index)).astype(str)
+    pairs = pd.DataFrame({"spk": keys.to_numpy(), "ses": ses.to_numpy()}).drop_duplicates()
+    per_session = pairs.groupby("ses")["spk"].nunique()
+    if name == "leave_one_speaker_out":
+        alone = int((per_session < 2).sum())
+        if alone:
+            return (f"{alone} of {len(per_session)} sessions of {corpus} have a single speaker, so there is no "
+                    "session partner to validate on")
+        return None
+    spanning = int((pairs.groupby("spk")["ses"].nunique() > 1).sum())
+    if spanning:
+        return f"{spanning} speaker(s) of {corpus} occur in several sessions, so sessions do not separate speakers"
+    if len(per_session) < 2:
+        return f"{corpus} has a single session"
+    return None
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _describe(name: str, splits: list[Split], m: pd.DataFrame, validation: bool, total: int) -> str:
+    """What the splits are, in words (``total``: folds before ``limit_folds``)."""
+    n = len(splits)
+    run = f"{_plural(total, 'fold')}" + (f", the first {n} run" if n < total else "")
+    if name == "leave_one_speaker_out":
+        return f"one fold per speaker ({run}){', the session partner validating' if validation else ''}"
+    if name == "leave_one_session_out":
+        return f"one fold per session ({run}){', validation speakers drawn from the other sessions' if validation else ''}"
+    if name == "speaker_holdout":
+        s = splits[0].summary(m)
+        return (f"a speaker-independent holdout with {_plural(int(s.loc['test', 'speakers']), 'test speaker')}"
+                + (f" and {_plural(int(s.loc['val', 'speakers']), 'validation speaker')}" if validation else ""))
+    if name == "leave_k_speakers_out":
+        k = sorted({len(s.frame("test", m)["speaker"].unique()) for s in splits})
+        per = f"{k[0]}" if len(k) == 1 else f"{k[0]}-{k[-1]}"
+        return (f"{run} of {per} test speakers, gender-balanced"
+                + (", validation speakers drawn from the training speakers" if validation else ""))
+    if name == "predefined":
+        parts = m["split"].dropna().astype(str).value_counts()
+        return "the corpus's own partition (" + ", ".join(f"{k} {v}" for k, v in parts.items()) + ")"
+    return run
+
+
+def fitting(m: pd.DataFrame, *, seed: int = 0) -> list[str]:
+    """The protocols that can be built on ``m`` (``"name"`` or ``"name (validation=False)"``)."""
+    out = []
+    for name in PROTOCOLS:
+        for validation in (True, False):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    make(m, name, seed=seed, validation=validation)
+            except (ValueError, SpeakerLeakError):
+                continue
+            out.append(name if validation else f"{name} (validation=False)")
+            break
+    return out
+
+
+def _refuse(m: pd.DataFrame, what: str, exc: Exception, seed: int) -> ProtocolError:
+    keys = _speaker_keys(m).dropna().unique()
+    fits = fitting(m, seed=seed)
+    names = sorted(k.split("/", 1)[1] for k in keys)
+    return ProtocolError(
+        f"{what} does not fit {_corpus_name(m)} ({len(m)} utterances, {len(keys)} speaker(s): {names[:12]}"
+        f"{' ...' if len(names) > 12 else ''}): {exc}. "
+        + (f"Protocols that fit it: {', '.join(fits)} (set the knob protocol, e.g. -p protocol "
+           f"{fits[0].split(' ')[0]})." if fits else
+           "No speaker-independent protocol fits it: use a corpus (or corpus_size) with more speakers.")
+    )
+
+
+def auto(
+    m: pd.DataFrame,
+    paper: str,
+    *,
+    protocol: str = "auto",
+    validation: bool = True,
+    limit_folds: int | None = None,
+    seed: int = 0,
+    **opts,
+) -> Protocol:
+    """The evaluation protocol for manifest ``m``: the paper's where the corpus allows it.
+
+    ``paper`` is the paper's protocol (``loso_speaker``: papers 3, 4, 5; ``loso_session``:
+    notebooks 00, 10; ``holdout``: paper 1; or any name of :data:`PROTOCOLS`); ``opts`` go to it
+    when it is used (e.g. ``val="next_session"``). ``protocol`` is the notebook's knob:
+
+    - ``"auto"`` (default), from the manifest's shape: a ``split`` column (MSP-Podcast) ->
+      :func:`predefined`; else the paper's protocol when the corpus has what it needs
+      (sessions of >= 2 speakers for ``loso_speaker``'s session-partner validation, sessions
+      that separate speakers for ``loso_session``; speakers for ``holdout``); else (speakers
+      only: EmoDB, RAVDESS, CREMA-D) :func:`leave_k_speakers_out`.
+    - a protocol name: that protocol, or a :class:`ProtocolError` when it does not fit.
+
+    ``validation=False`` builds every protocol without a validation part. Too few speakers for
+    the protocol chosen raise :class:`ProtocolError` naming the protocols that fit. Every split is
+    asserted speaker-independent.
+    """
+    paper_name = canonical(paper)
+    keys = _speaker_keys(m)
+
+    def build(name: str) -> list[Split]:  # every fold (so the reason can count them); limited below
+        kw = opts if name == paper_name else {}
+        return make(m, name, seed=seed, validation=validation, **kw)
+
+    if protocol != "auto":
+        name = canonical(protocol)
+        try:
+            splits = build(name)
+        except (ValueError, SpeakerLeakError) as exc:
+            raise _refuse(m, f"protocol={protocol!r}", exc, seed) from exc
+        why = "the paper's protocol" if name == paper_name else f"instead of the paper's {paper_name}"
+        used = _limit(splits, limit_folds)
+        reason = f"{name} ({why}, set by the protocol knob): {_describe(name, used, m, validation, len(splits))}."
+        return Protocol(name, reason, used, name == paper_name)
+
+    if _has_split(m) and paper_name != "predefined":
+        name, why_not = "predefined", f"{_corpus_name(m)} comes with its own speaker-independent partition"
+    elif paper_name in ("leave_one_speaker_out", "leave_one_session_out"):
+        if keys.isna().any():
+            why_not = None  # let the paper's protocol refuse the rows without speakers
+        else:
+            why_not = _session_problem(m, paper_name, keys)
+        name = paper_name if why_not is None else "leave_k_speakers_out"
+    elif paper_name == "predefined" and not _has_split(m):
+        name, why_not = "leave_k_speakers_out", f"{_corpus_name(m)} has no predefined partition"
+    else:
+        name, why_not = paper_name, None
+    try:
+        with warnings.catch_warnings():
+            if name == "predefined":
+                warnings.simplefilter("ignore")  # unknown speakers: counted in predefined's own check
+            splits = build(name)
+    except (ValueError, SpeakerLeakError) as exc:
+        what = f"{name}" + ("" if name == paper_name else f" (chosen because {why_not})")
+        raise _refuse(m, what, exc, seed) from exc
+    used = _limit(splits, limit_folds)
+    described = _describe(name, used, m, validation, len(splits))
+    if name == paper_name:
+        reason = f"{name}, the paper's protocol: {described}."
+    else:
+        reason = f"{name} instead of the paper's {paper_name}, because {why_not}: {described}."
+    return Protocol(name, reason, used, name == paper_name)

@@ -4,7 +4,8 @@
   the repository's one SNR definition (whole-utterance power by default, active speech optional).
 - :func:`load_noise` (:mod:`serlib.noise.banks`): a table ``clip_id, path, noise_type, source_id, part,
   duration`` for the generated bank (default) or MUSAN / ESC-50 / ESC-10 / DEMAND / iNoise folders;
-  train/test parts never share a source recording.
+  train/test parts never share a source recording. :func:`types_for` / :func:`resolve_types`: noise-type
+  knobs checked against a bank (a recorded bank's own types by default).
 - :data:`NOISE_FAMILIES`, :data:`NOISE_TYPES` (:mod:`serlib.noise.scenes`): the generated noise types.
 - :class:`Condition`, :class:`RandomCondition` (:mod:`serlib.noise.condition`): ``.key`` + ``.apply(wav,
   utt_id, sr)``, deterministic per utterance, picklable.
@@ -19,14 +20,15 @@ Example::
     y = noise.mix(speech_batch, noise_clip, [0, 5, 10])  # torch or numpy, one SNR per row
 """
 
-from serlib.noise.banks import BANKS, LAYOUTS, NoiseLayoutError, assign_parts, detect_layout, load_noise
+from serlib.noise.banks import (BANKS, LAYOUTS, NoiseLayoutError, assign_parts, detect_layout, load_noise, resolve_types,
+                                types_for)
 from serlib.noise.condition import Condition, RandomCondition, clear_caches, snr_table
 from serlib.noise.mix import SNR_MODES, active_frames, measure_snr, mix, noise_segment, signal_power
 from serlib.noise.scenes import NOISE_FAMILIES, NOISE_TYPES, VERSION, stable_seed
 
 __all__ = [
     "mix", "measure_snr", "noise_segment", "signal_power", "active_frames", "SNR_MODES",
-    "load_noise", "detect_layout", "assign_parts", "LAYOUTS", "BANKS", "NoiseLayoutError",
+    "load_noise", "detect_layout", "assign_parts", "LAYOUTS", "BANKS", "NoiseLayoutError", "resolve_types", "types_for",
     "NOISE_FAMILIES", "NOISE_TYPES", "VERSION", "stable_seed",
     "Condition", "RandomCondition", "clear_caches", "snr_table", "RoomCondition",
 ]

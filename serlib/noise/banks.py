@@ -24,6 +24,11 @@ Banks (``name``):
   other scene names load with ``name="inoise"``); a folder in no known layout raises
   :class:`NoiseLayoutError` listing the supported layouts.
 
+:func:`resolve_types` (and :func:`types_for`, from a notebook's settings) checks noise-type knobs
+against a bank: with a recorded bank the profile's generated-bank names give way to the bank's own
+types (ESC-10's ten classes), and a type the bank lacks that the user asked for is an error listing
+the bank's types.
+
 Train/test parts are assigned by **source**, never by clip, so no recording is heard in training and
 test (:func:`assign_parts`): within each noise type the sources are ranked by a stable hash and the
 first third (at least one) are test sources, the rest train; a type with a single source is test
@@ -49,7 +54,7 @@ from serlib.noise import scenes
 
 __all__ = [
     "COLUMNS", "LAYOUTS", "BANKS", "NoiseLayoutError", "load_noise", "detect_layout", "assign_parts",
-    "synthetic_root", "DEMAND_TYPES", "ESC10_TYPES", "INOISE_TYPES",
+    "synthetic_root", "DEMAND_TYPES", "ESC10_TYPES", "INOISE_TYPES", "resolve_types", "types_for",
 ]
 
 COLUMNS = ["clip_id", "path", "noise_type", "source_id", "part", "duration"]
@@ -388,3 +393,65 @@ def load_noise(name: str = "synthetic", root: str | os.PathLike | None = None, *
         df = assign_parts(df, test_fraction, split_seed)  # per type: independent of which types were asked
     return df[COLUMNS].sort_values(["noise_type", "clip_id"]).reset_index(drop=True)
 
+
+
+# --------------------------------------------------------------------------------------------
+# noise-type knobs against a bank
+# --------------------------------------------------------------------------------------------
+
+def resolve_types(types: Iterable[str] | None, bank: str = "synthetic", root: str | os.PathLike | None = None, *,
+                  explicit: bool = False, keep_count: bool = True) -> tuple[list[str], str]:
+    """The noise types to use from ``bank``, and one sentence saying why (for the notebook to print).
+
+    - Generated bank (``synthetic``): ``types`` as given (None: all :data:`scenes.NOISE_TYPES`); an
+      unknown name is a ``ValueError`` listing the generated types. A ``root`` holding a recorded
+      bank with ``bank="synthetic"`` is refused (generating into it would be wrong): name the layout.
+    - Recorded bank (``root``): ``types`` that the bank has are used as given. When some are
+      missing and they came from the profile (``explicit=False``) as generated-bank names, the
+      bank's **own** types are used instead: all of them, or with ``keep_count`` the first
+      ``len(types)`` in sorted order (the profile's budget of conditions). A type the bank lacks
+      that the user asked for (``explicit=True``), or that is no generated name either, is a
+      ``ValueError`` listing the bank's types.
+    """
+    asked = None if types is None else [types] if isinstance(types, str) else list(types)
+    if bank == "synthetic":
+        if root is not None and Path(root).is_dir():
+            try:
+                layout = detect_layout(root)
+            except NoiseLayoutError:
+                layout = None
+            if layout is not None:
+                raise NoiseLayoutError(f"noise_root {root} holds a recorded '{layout}' bank but the bank is "
+                                       f"'synthetic', which would generate clips into it: pass -p noise {layout} "
+                                       "(or -p noise auto)")
+        if asked is None:
+            return list(scenes.NOISE_TYPES), "all types of the generated bank"
+        unknown = [t for t in asked if t not in scenes.NOISE_TYPES]
+        if unknown:
+            raise ValueError(f"generated noise bank: no types {unknown}; choose from {scenes.NOISE_TYPES}")
+        return asked, f"generated bank, types {asked}"
+    table = load_noise(bank, root)
+    have = sorted(table["noise_type"].unique())
+    label = detect_layout(root if root is not None else paths.data_dir("noise", bank)) if bank == "auto" else bank
+    where = f"the {label} bank at {root}" if root is not None else f"the {label} bank"
+    if asked is None:
+        return have, f"all {len(have)} types of {where}"
+    missing = [t for t in asked if t not in have]
+    if not missing:
+        return asked, f"types {asked} of {where}"
+    if explicit or any(t not in scenes.NOISE_TYPES for t in missing):
+        raise ValueError(f"{where} has no noise types {missing}; its types are {have}")
+    chosen = have[: len(asked)] if keep_count else have
+    count = f"the first {len(chosen)} of its {len(have)} types" if len(chosen) < len(have) else f"its {len(have)} types"
+    return chosen, (f"{count} of {where}: {chosen} (the profile's generated-bank types {missing} are not in it; "
+                    "set the noise-type knob to choose others)")
+
+
+def types_for(cfg, knob: str = "noise_types", bank_knob: str = "noise", *, keep_count: bool = True
+              ) -> tuple[list[str], str]:
+    """:func:`resolve_types` for a notebook's settings: ``cfg[knob]`` against the bank
+    ``cfg[bank_knob]`` at ``cfg[bank_knob + "_root"]``; explicit when the knob was given by the user
+    (``cfg.overrides``). E.g. ``types_for(cfg, "unmatched_types", "unmatched_noise")``."""
+    return resolve_types(cfg.get(knob), cfg.get(bank_knob) or "synthetic", cfg.get(f"{bank_knob}_root"),
+                         explicit=knob in (cfg.get("overrides") or ()),
+                         keep_count=keep_count)
