@@ -184,6 +184,12 @@ def assert_speaker_disjoint(
     speaker raise unless ``allow_unknown`` (then they are ignored, as MSP-Podcast's
     "Unknown" speakers must be).
     """
+    _disjoint(m, split, target, allow_unknown, {})
+
+
+def _disjoint(m: pd.DataFrame, split: Split, target: pd.DataFrame | None, allow_unknown: bool,
+              all_keys: dict[int, np.ndarray]) -> None:
+    """:func:`assert_speaker_disjoint`, reusing speaker keys already computed (``id(frame)`` -> keys)."""
     if split.cross_corpus and target is None:
         raise ValueError(f"split {split.name!r} is cross-corpus: pass target= the target manifest")
     speakers: dict[str, set] = {}
@@ -197,13 +203,16 @@ def assert_speaker_disjoint(
         if np.unique(idx).size != idx.size:
             raise ValueError(f"split {split.name!r}: {part} lists some rows twice")
         by_frame.setdefault(id(frame), []).append((part, idx))
-        keys = _speaker_keys(frame.iloc[idx])
-        if keys.isna().any() and not allow_unknown:
+        if id(frame) not in all_keys:  # speaker keys once per manifest, then plain indexing
+            all_keys[id(frame)] = _speaker_keys(frame).to_numpy(dtype=object)
+        keys = all_keys[id(frame)][idx]
+        unknown = pd.isna(keys)
+        if unknown.any() and not allow_unknown:
             raise ValueError(
-                f"split {split.name!r}: {int(keys.isna().sum())} {part} row(s) have no speaker, so "
+                f"split {split.name!r}: {int(unknown.sum())} {part} row(s) have no speaker, so "
                 "speaker independence cannot be checked; fill the 'speaker' column"
             )
-        speakers[part] = set(keys.dropna())
+        speakers[part] = set(keys[~unknown])
     for parts in by_frame.values():
         for i, (a, ia) in enumerate(parts):
             for b, ib in parts[i + 1 :]:
@@ -220,8 +229,10 @@ def assert_speaker_disjoint(
         raise SpeakerLeakError(f"split {split.name!r} is not speaker-independent; shared speakers " + "; ".join(leaks))
 
 
-def _finish(split: Split, m: pd.DataFrame, target: pd.DataFrame | None = None, **kw) -> Split:
-    assert_speaker_disjoint(m, split, target, **kw)
+def _finish(split: Split, m: pd.DataFrame, target: pd.DataFrame | None = None, *, allow_unknown: bool = False,
+            keys: pd.Series | None = None) -> Split:
+    """Assert speaker independence (``keys``: ``_speaker_keys(m)`` when the caller has it) and non-empty parts."""
+    _disjoint(m, split, target, allow_unknown, {} if keys is None else {id(m): keys.to_numpy(dtype=object)})
     for part in ("train", "test"):
         if len(getattr(split, part)) == 0:
             raise ValueError(f"split {split.name!r}: the {part} part is empty")
@@ -329,7 +340,8 @@ def leave_one_speaker_out(
             val_idx = _rows_of(keys, partners)
         train = np.setdiff1d(np.arange(len(m)), np.concatenate([test, val_idx]))
         name = f"speaker={spk.split('/', 1)[1]}"
-        splits.append(_finish(Split(name, _idx(train), _idx(val_idx), _idx(test), source_id=fid, target_id=fid), m))
+        splits.append(_finish(Split(name, _idx(train), _idx(val_idx), _idx(test), source_id=fid, target_id=fid), m,
+                              keys=keys))
     return _limit(splits, limit_folds)
 
 
@@ -384,7 +396,7 @@ def leave_one_session_out(
             val_idx = np.intersect1d(_rows_of(keys, chosen), rest)
         train = np.setdiff1d(rest, val_idx)
         split = Split(f"session={ses}", _idx(train), _idx(val_idx), _idx(test), source_id=fid, target_id=fid)
-        splits.append(_finish(split, m))
+        splits.append(_finish(split, m, keys=keys))
     return _limit(splits, limit_folds)
 
 
@@ -424,7 +436,8 @@ def speaker_holdout(
     _check_fraction("speaker_holdout", "test", len(test) / len(m), test_size)
     _check_fraction("speaker_holdout", "val", len(val) / max(1, len(m) - len(test)), val_size)
     fid = _fingerprint(m)
-    return _finish(Split(f"holdout-seed{seed}", _idx(train), _idx(val), _idx(test), source_id=fid, target_id=fid), m)
+    split = Split(f"holdout-seed{seed}", _idx(train), _idx(val), _idx(test), source_id=fid, target_id=fid)
+    return _finish(split, m, keys=keys)
 
 
 def cross_corpus(
@@ -596,7 +609,8 @@ def leave_k_speakers_out(
             val_idx = _rows_of(keys, chosen)
         train = np.setdiff1d(rest, val_idx)
         name = "speakers=" + "+".join(s.split("/", 1)[1] for s in test_spk)
-        splits.append(_finish(Split(name, _idx(train), _idx(val_idx), _idx(test), source_id=fid, target_id=fid), m))
+        splits.append(_finish(Split(name, _idx(train), _idx(val_idx), _idx(test), source_id=fid, target_id=fid), m,
+                              keys=keys))
     return _limit(splits, limit_folds)
 
 
@@ -742,11 +756,13 @@ def _plural(n: int, word: str) -> str:
 def _describe(name: str, splits: list[Split], m: pd.DataFrame, validation: bool, total: int) -> str:
     """What the splits are, in words (``total``: folds before ``limit_folds``)."""
     n = len(splits)
-    run = f"{_plural(total, 'fold')}" + (f", the first {n} run" if n < total else "")
+    folds = _plural(total, "fold")
+    run = f" (the first {n} run)" if n < total else ""
     if name == "leave_one_speaker_out":
-        return f"one fold per speaker ({run}){', the session partner validating' if validation else ''}"
+        return f"one fold per speaker ({folds}{run}){', the session partner validating' if validation else ''}"
     if name == "leave_one_session_out":
-        return f"one fold per session ({run}){', validation speakers drawn from the other sessions' if validation else ''}"
+        return (f"one fold per session ({folds}{run})"
+                + (", validation speakers drawn from the other sessions" if validation else ""))
     if name == "speaker_holdout":
         s = splits[0].summary(m)
         return (f"a speaker-independent holdout with {_plural(int(s.loc['test', 'speakers']), 'test speaker')}"
@@ -754,12 +770,12 @@ def _describe(name: str, splits: list[Split], m: pd.DataFrame, validation: bool,
     if name == "leave_k_speakers_out":
         k = sorted({len(s.frame("test", m)["speaker"].unique()) for s in splits})
         per = f"{k[0]}" if len(k) == 1 else f"{k[0]}-{k[-1]}"
-        return (f"{run} of {per} test speakers, gender-balanced"
+        return (f"{folds} of {per} test speakers{run}, gender-balanced"
                 + (", validation speakers drawn from the training speakers" if validation else ""))
     if name == "predefined":
         parts = m["split"].dropna().astype(str).value_counts()
         return "the corpus's own partition (" + ", ".join(f"{k} {v}" for k, v in parts.items()) + ")"
-    return run
+    return folds + run
 
 
 def fitting(m: pd.DataFrame, *, seed: int = 0) -> list[str]:

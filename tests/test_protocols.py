@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -263,5 +265,215 @@ def test_make_dispatches_by_name():
     assert len(P.make(m, "loso_speaker")) == 10
     assert len(P.make(m, "leave_one_session_out", limit_folds=2)) == 2
     assert len(P.make(m, "holdout", seed=1)) == 1
+    assert len(P.make(speakers_only(), "lkso")) == 5 and len(P.make(m, "loso_speaker", validation=False)) == 10
     with pytest.raises(ValueError, match="unknown protocol 'kfold'"):
         P.make(m, "kfold")
+
+
+# --------------------------------------------------------------------------- leave-k-speakers-out
+def speakers_only(genders: str = "FFFFFMMMMM", corpus: str = "toy", per_speaker=(6, 12), seed: int = 0,
+                  names=None) -> pd.DataFrame:
+    """EmoDB/RAVDESS-like: one speaker per letter of ``genders`` (``?`` = unknown), no sessions."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s, g in enumerate(genders):
+        spk = names[s] if names else f"{s + 1:02d}"
+        for i in range(int(rng.integers(*per_speaker))):
+            rows.append({"utt_id": f"{corpus}_{spk}_{i:03d}", "path": f"/d/{spk}_{i}.wav", "corpus": corpus,
+                         "speaker": spk, "gender": None if g == "?" else g, "session": None,
+                         "emotion": ["angry", "happy", "neutral", "sad"][i % 4], "arousal": np.nan,
+                         "valence": np.nan, "dominance": np.nan, "transcript": "words", "split": None,
+                         "duration": 2.0})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def gender_of(frame: pd.DataFrame) -> list:
+    return sorted(frame.groupby("speaker")["gender"].first().tolist())
+
+
+def test_leave_k_speakers_out_emodb_shape_five_gender_balanced_folds():
+    m = speakers_only()
+    folds = P.leave_k_speakers_out(m, seed=0)
+    assert len(folds) == 5
+    tested = []
+    for f in folds:
+        check_partition(m, f)
+        fr = f.frames(m)
+        assert gender_of(fr["test"]) == ["F", "M"]                 # 2 test speakers: one of each gender
+        assert fr["val"].speaker.nunique() >= 1 and len(fr["train"])
+        assert len(f.train) + len(f.val) + len(f.test) == len(m)    # every row placed
+        tested += sorted(speakers(fr["test"]))
+    assert sorted(tested) == sorted(m.speaker.unique())             # each speaker tested exactly once
+    again = P.leave_k_speakers_out(m, seed=0)
+    assert [f.name for f in again] == [f.name for f in folds]
+    assert all(np.array_equal(a.val, b.val) for a, b in zip(again, folds))
+    assert [f.name for f in P.leave_k_speakers_out(m, seed=1)] != [f.name for f in folds]
+
+
+def test_leave_k_speakers_out_ravdess_shape_and_unbalanced_genders():
+    m = speakers_only("FM" * 12, per_speaker=(3, 5))
+    folds = P.leave_k_speakers_out(m)
+    assert len(folds) == 6 and all(gender_of(f.frame("test", m)) == ["F", "F", "M", "M"] for f in folds)
+    un = speakers_only("FFFFFFFMMM")
+    folds = P.leave_k_speakers_out(un)
+    assert [f.frame("test", un).speaker.nunique() for f in folds] == [2] * 5
+    assert sum("M" in gender_of(f.frame("test", un)) for f in folds) == 3   # males spread over 3 folds
+    unknown = speakers_only("??????")
+    assert len(P.leave_k_speakers_out(unknown)) == 3
+
+
+def test_leave_k_speakers_out_refuses_few_speakers_and_bad_folds():
+    with pytest.raises(ValueError, match=r"at least 4 speakers .* has 3: \['01', '02', '03'\]"):
+        P.leave_k_speakers_out(speakers_only("FMF"))
+    m = speakers_only()
+    with pytest.raises(ValueError, match="n_folds must be in 2..10"):
+        P.leave_k_speakers_out(m, n_folds=11)
+    assert len(P.leave_k_speakers_out(m, n_folds=10)) == 10          # explicit: leave-one-speaker-out
+    assert all(len(f.val) == 0 for f in P.leave_k_speakers_out(m, val=None))
+
+
+# --------------------------------------------------------------------------- auto
+def with_split(m: pd.DataFrame) -> pd.DataFrame:
+    out = m.copy()
+    spk = sorted(out.speaker.unique())
+    part = {s: ("Train" if i < len(spk) - 3 else "Development" if i < len(spk) - 2 else "Test1")
+            for i, s in enumerate(spk)}
+    out["split"] = out.speaker.map(part)
+    return out
+
+
+def test_auto_uses_the_papers_protocol_when_the_corpus_has_sessions():
+    m = manifest()
+    p = P.auto(m, "loso_speaker")
+    assert p.name == "leave_one_speaker_out" and p.paper_protocol and len(p) == 10
+    assert p.reason.startswith("leave_one_speaker_out, the paper's protocol: one fold per speaker (10 folds)")
+    assert P.auto(m, "loso_session").name == "leave_one_session_out"
+    h = P.auto(m, "holdout", seed=3)
+    assert h.name == "speaker_holdout" and h.splits[0].name == "holdout-seed3"
+    assert set(p.metadata()) == {"protocol", "protocol_reason", "paper_protocol", "folds"}
+
+
+def test_auto_falls_back_to_leave_k_speakers_out_without_sessions():
+    m = speakers_only()
+    p = P.auto(m, "loso_speaker", limit_folds=2, seed=0)
+    assert p.name == "leave_k_speakers_out" and not p.paper_protocol and len(p.splits) == 2
+    assert "instead of the paper's leave_one_speaker_out, because toy has no sessions" in p.reason
+    assert "5 folds of 2 test speakers (the first 2 run), gender-balanced" in p.reason
+    table = p.table(m)
+    assert list(table.columns) == ["train", "val", "test", "test speakers"] and len(table) == 2
+    # sessions of one speaker each: no session partner to validate on
+    solo = speakers_only().assign(session=lambda d: "S" + d.speaker)
+    p = P.auto(solo, "loso_speaker")
+    assert p.name == "leave_k_speakers_out" and "have a single speaker" in p.reason
+    # paper 1's holdout needs no sessions: it stays the paper's
+    assert P.auto(m, "holdout").paper_protocol
+
+
+def test_auto_prefers_a_predefined_partition():
+    m = with_split(speakers_only())
+    p = P.auto(m, "loso_speaker")
+    assert p.name == "predefined" and "its own speaker-independent partition" in p.reason
+    assert set(p.splits[0].frame("test", m).speaker) == {"09", "10"} and set(p.splits[0].frame("val", m).speaker) == {"08"}
+
+
+def test_auto_explicit_protocol_and_refusals_name_what_fits():
+    m = speakers_only()
+    p = P.auto(m, "loso_speaker", protocol="holdout")
+    assert p.name == "speaker_holdout" and "set by the protocol knob" in p.reason and not p.paper_protocol
+    with pytest.raises(P.ProtocolError, match=r"protocol='loso_session' does not fit toy .*Protocols that fit it: "
+                                              r".*speaker_holdout.*leave_k_speakers_out"):
+        P.auto(m, "loso_speaker", protocol="loso_session")
+    few = speakers_only("FMF")
+    with pytest.raises(P.ProtocolError, match=r"leave_k_speakers_out \(chosen because toy has no sessions\) does "
+                                              r"not fit .*3 speaker.*speaker_holdout"):
+        P.auto(few, "loso_speaker")
+    two = speakers_only("FM")
+    with pytest.raises(P.ProtocolError, match=r"leave_one_speaker_out \(validation=False\)"):
+        P.auto(two, "holdout")
+    with pytest.raises(ValueError, match="unknown protocol 'kfold'"):
+        P.auto(m, "kfold")
+
+
+def test_auto_without_validation():
+    for m, paper in ((manifest(), "loso_speaker"), (speakers_only(), "loso_speaker"), (speakers_only(), "holdout")):
+        p = P.auto(m, paper, validation=False)
+        assert all(len(s.val) == 0 for s in p.splits) and "validat" not in p.reason.split(":", 1)[1]
+
+
+# --------------------------------------------------------------------------- the registry
+def shapes() -> dict[str, pd.DataFrame]:
+    """Corpus shapes every registered protocol must handle (build speaker-independently or refuse)."""
+    two_corpora = pd.concat([speakers_only("FMFM", corpus="a"), speakers_only("MFMF", corpus="b", seed=1)],
+                            ignore_index=True)  # same speaker names in both corpora
+    return {
+        "sessions": manifest(),
+        "sessions_one_speaker_each": speakers_only().assign(session=lambda d: "S" + d.speaker),
+        "speakers_only": speakers_only(),
+        "ravdess_like": speakers_only("FM" * 12, per_speaker=(2, 4)),
+        "predefined": with_split(speakers_only()),
+        "predefined_unknown_speakers": with_split(speakers_only()).assign(
+            speaker=lambda d: d.speaker.where(d.speaker != "10", "unknown")),
+        "unbalanced": speakers_only("FFFFFFFFMM", per_speaker=(1, 40), seed=3),
+        "no_gender": speakers_only("????????"),
+        "few_speakers": speakers_only("FMF"),
+        "two_speakers": speakers_only("FM"),
+        "two_corpora_same_speaker_names": two_corpora,
+    }
+
+
+def independent(m: pd.DataFrame, split: P.Split) -> None:
+    """The test's own leakage check (not serlib's): rows in range and in one part, speakers in one part."""
+    parts = {p: np.asarray(getattr(split, p)) for p in ("train", "val", "test")}
+    everything = np.concatenate(list(parts.values()))
+    assert everything.min(initial=0) >= 0 and everything.max(initial=0) < len(m)
+    assert np.unique(everything).size == everything.size, f"{split.name}: a row in two parts"
+    corpus, speaker = m["corpus"].to_numpy(dtype=object), m["speaker"].to_numpy(dtype=object)
+    who = {p: {(corpus[i], speaker[i]) for i in idx if str(speaker[i]).lower() != "unknown"}
+           for p, idx in parts.items()}
+    for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+        assert not who[a] & who[b], f"{split.name}: speakers {who[a] & who[b]} in {a} and {b}"
+    assert len(parts["train"]) and len(parts["test"])
+
+
+def test_every_registered_protocol_is_speaker_independent_on_every_shape():
+    assert set(P.NO_VALIDATION) == set(P.PROTOCOLS)     # a new protocol must say how to drop validation
+    built = {}
+    for shape, m in shapes().items():
+        for name in P.PROTOCOLS:
+            for validation in (True, False):
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")  # fractions off on tiny shapes, unknown speakers
+                        splits = P.make(m, name, validation=validation, seed=1)
+                except (ValueError, P.SpeakerLeakError) as exc:
+                    assert str(exc), f"{name} on {shape}: an error without a message"
+                    continue
+                assert splits, f"{name} on {shape} built no split"
+                for s in splits:
+                    independent(m, s)
+                    assert validation or len(s.val) == 0
+                built.setdefault(shape, set()).add(name)
+        # auto either chooses a protocol or refuses naming what fits
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                p = P.auto(m, "loso_speaker", seed=1)
+            for s in p.splits:
+                independent(m, s)
+        except P.ProtocolError as exc:
+            assert "fit" in str(exc)
+    assert built["sessions"] == set(P.PROTOCOLS) - {"predefined"}
+    assert built["speakers_only"] == {"speaker_holdout", "leave_k_speakers_out", "leave_one_speaker_out"}
+    assert "predefined" in built["predefined"] and "predefined" in built["predefined_unknown_speakers"]
+    assert "leave_k_speakers_out" not in built["few_speakers"]
+    assert "leave_k_speakers_out" in built["two_corpora_same_speaker_names"]
+
+
+def test_the_registry_check_catches_a_leaky_protocol():
+    m = speakers_only()
+    rows = np.arange(len(m))
+    leaky = P.Split("random-rows", rows[rows % 3 != 0], np.zeros(0, dtype=np.int64), rows[rows % 3 == 0])
+    with pytest.raises(AssertionError, match="in train and test"):
+        independent(m, leaky)
+    with pytest.raises(P.SpeakerLeakError):
+        P.assert_speaker_disjoint(m, leaky)
