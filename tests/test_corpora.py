@@ -274,4 +274,192 @@ def test_category_to_av_mapping_and_error():
 
 def test_registry_names():
     assert corpora.names() == ["synthetic", "synthetic_xcorpus", "iemocap", "msp_podcast", "msp_improv",
-                               "emodb", "ravdess", "crema_d"]
+                               "emodb", "ravdess", "crema_d", "folder"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Labels that fit the task
+
+RAVDESS_CATEGORIES = ["neutral"] * 2 + ["calm"] * 4 + ["happy"] * 4 + ["sad"] * 4 + ["angry"] * 4 + \
+    ["fearful"] * 4 + ["disgusted"] * 4 + ["surprised"] * 4
+
+
+@pytest.mark.parametrize("given,canonical", [
+    ("Angry", "angry"), ("anger", "angry"), ("ang", "angry"), ("ANG", "angry"), ("happiness", "happy"),
+    ("joy", "happy"), ("hap", "happy"), ("sadness", "sad"), ("neu", "neutral"), (" Neutral ", "neutral"),
+    ("fear", "fearful"), ("disgust", "disgusted"), ("Surprise", "surprised"), ("boredom", "bored"),
+    ("Pleasant Surprise", "pleasant_surprise"), ("", None), (None, None)])
+def test_normalize_emotion(given, canonical):
+    assert corpora.normalize_emotion(given) == canonical
+
+
+def test_to_4class_report_ravdess_drops_calm_and_says_so():
+    df = frame(RAVDESS_CATEGORIES)
+    out, rep = corpora.to_4class(df, report=True)
+    assert rep.kept == {"angry": 4, "happy": 4, "neutral": 2, "sad": 4} and len(out) == 14
+    assert rep.dropped == {"calm": 4, "disgusted": 4, "fearful": 4, "surprised": 4} and rep.n_dropped == 16
+    text = str(rep)
+    assert text.startswith("4 classes: kept 14 of 30 utterances (angry 4, happy 4, neutral 2, sad 4); dropped 16")
+    assert "calm 4" in text and "calm is dropped, not merged into neutral" in text
+    assert out.attrs["label_report"] is rep and rep.to_dict()["dropped"]["surprised"] == 4
+    merged, rep2 = corpora.to_4class(df, merge_calm=True, report=True)
+    assert rep2.kept["neutral"] == 6 and rep2.merged == {"calm": ("neutral", 4)} and "calm" not in rep2.dropped
+    assert "merged calm -> neutral (4)" in str(rep2)
+
+
+def test_to_4class_report_emodb_categories_and_no_warning_with_report(recwarn):
+    df = frame(["angry", "bored", "disgusted", "fearful", "happy", "sad", "neutral", "bored"])
+    _, rep = corpora.to_4class(df, report=True)
+    assert rep.dropped == {"bored": 2, "disgusted": 1, "fearful": 1}
+    assert not [w for w in recwarn if "to_4class" in str(w.message)]
+    iemocap = frame(["excited", "happy", "frustrated"])
+    _, rep = corpora.to_4class(iemocap, report=True)
+    assert rep.merged == {"excited": ("happy", 1)} and rep.kept["happy"] == 2
+
+
+def test_category_av_mapping_after_to_4class_works_on_any_corpus():
+    four = corpora.to_4class(frame(RAVDESS_CATEGORIES), warn=False)
+    av = corpora.binary_av(four)  # no ratings: paper 1's category mapping
+    got = dict(zip(av.emotion, zip(av.arousal_bin, av.valence_bin)))
+    assert got == {"angry": (1, 0), "happy": (1, 1), "neutral": (0, 1), "sad": (0, 0)}
+
+
+def test_require_ratings_refuses_unrated_corpus_naming_alternatives():
+    df = frame(["angry", "sad", "bored"])
+    with pytest.raises(CorpusError) as err:
+        corpora.require_ratings(df)
+    msg = str(err.value)
+    for needle in ("toy has no arousal/valence/dominance ratings (0 of 3", "iemocap, msp_podcast, msp_improv, "
+                   "synthetic", "-p ratings_from_categories true", "mapped labels"):
+        assert needle in msg
+    rated = frame(["angry", "sad"], arousal=[4.0, 1.0], valence=[1.0, 2.0])
+    rated["dominance"] = [3.0, 2.0]
+    same, mapped = corpora.require_ratings(rated)
+    assert same is rated and mapped is False
+    partly = rated.copy()
+    partly.loc[1, "dominance"] = np.nan
+    with pytest.warns(UserWarning, match="dropped 1 of 2 utterances without"):
+        kept, mapped = corpora.require_ratings(partly)
+    assert len(kept) == 1 and not mapped
+    assert corpora.require_ratings(partly, ["arousal", "valence"])[0] is partly
+    with pytest.raises(ValueError, match="attributes must be among"):
+        corpora.require_ratings(rated, ["pleasure"])
+
+
+def test_require_ratings_from_categories_states_the_mapping():
+    df = frame(["angry", "happy", "neutral", "sad", "calm", "fearful", "disgusted", "surprised", "bored"])
+    out, mapped = corpora.require_ratings(df, from_categories=True)
+    assert mapped and out.attrs["ratings_from"] == "categories" and out.attrs["av_scale"] == (1.0, 5.0)
+    assert tuple(out.loc[0, ["arousal", "valence", "dominance"]]) == (4.5, 1.5, 4.0)   # angry
+    assert tuple(out.loc[3, ["arousal", "valence", "dominance"]]) == (1.5, 1.5, 2.0)   # sad
+    assert df["arousal"].isna().all()                                                 # input untouched
+    # binarised at paper 1's 2.5, the mapped ratings agree with paper 1's category quadrants
+    four = corpora.binary_av(out.iloc[:4], source="ratings")
+    assert [(a, v) for a, v in zip(four.arousal_bin, four.valence_bin)] == [
+        corpora.labels.CATEGORY_AV[e] for e in ("angry", "happy", "neutral", "sad")]
+    with pytest.raises(CorpusError, match=r"no stated rating for categories \{'contempt_ish': 1\}"):
+        corpora.require_ratings(frame(["angry", "contempt_ish"]), from_categories=True)
+
+
+def test_require_ratings_answers_fast_on_a_big_manifest():
+    import time
+
+    df = frame(["angry", "sad"] * 20000)
+    t = time.perf_counter()
+    with pytest.raises(CorpusError):
+        corpora.require_ratings(df)
+    assert time.perf_counter() - t < 1.0   # the notebook calls it before any feature extraction
+
+
+# ---------------------------------------------------------------------------------------------
+# Subsampled and combined manifests
+
+def population(n_speakers: int = 10, corpus: str = "toy", seed: int = 0) -> pd.DataFrame:
+    """Unequal speakers x 7 emotions with unequal counts (EmoDB-like)."""
+    rng = np.random.default_rng(seed)
+    emos = ["angry", "bored", "disgusted", "fearful", "happy", "sad", "neutral"]
+    rows = []
+    for s in range(n_speakers):
+        for e, emo in enumerate(emos):
+            for i in range(int(rng.integers(1, 15))):
+                rows.append(dict(utt_id=f"{corpus}-{s:02d}-{emo}-{i}", path=f"/x/{s}-{emo}-{i}.wav",
+                                 speaker=f"{s:02d}", gender="FM"[s % 2], emotion=emo, duration=1.0))
+    return corpora.make_manifest(rows, corpus=corpus, av_scale=None)
+
+
+def test_subsample_is_stratified_deterministic_and_keeps_order():
+    m = population()
+    sub = corpora.subsample(m, 64, seed=0)
+    assert len(sub) == 64 and sub.attrs["subsample"] == {"n": 64, "of": len(m), "seed": 0}
+    for col in ("speaker", "emotion"):
+        want = m[col].value_counts() * 64 / len(m)
+        got = sub[col].value_counts().reindex(want.index, fill_value=0)
+        assert (got - want).abs().max() < 1.0 + 1e-9, f"{col}: {got.to_dict()} vs {want.round(2).to_dict()}"
+    joint_want = m.groupby(["speaker", "emotion"]).size() * 64 / len(m)
+    joint_got = sub.groupby(["speaker", "emotion"]).size().reindex(joint_want.index, fill_value=0)
+    assert (joint_got - joint_want).abs().max() < 1.0
+    assert sub.utt_id.tolist() == corpora.subsample(m, 64, seed=0).utt_id.tolist()
+    assert sub.utt_id.tolist() != corpora.subsample(m, 64, seed=1).utt_id.tolist()
+    pos = m.reset_index().set_index("utt_id").loc[sub.utt_id, "index"]
+    assert pos.is_monotonic_increasing and list(sub.index) == list(range(64))
+    assert corpora.subsample(m, len(m)) is m
+    with pytest.raises(ValueError, match="positive number"):
+        corpora.subsample(m, 0)
+
+
+def test_combine_keeps_corpora_and_speakers_distinct():
+    a, b = population(3, "aa"), population(2, "bb", seed=1)
+    both = corpora.combine([a, b])
+    assert len(both) == len(a) + len(b) and set(both.corpus) == {"aa", "bb"}
+    assert both.speaker.nunique() == 5 and set(both.speaker) >= {"aa:00", "bb:00"}
+    assert both.utt_id.tolist() == a.utt_id.tolist() + b.utt_id.tolist()   # unique: kept as they are
+    assert both.attrs["corpus"] == "aa+bb" and both.attrs["av_scale"] is None
+    clash = population(2, "aa").assign(corpus="cc")
+    merged = corpora.combine([a, clash])
+    assert merged.utt_id.str.startswith(("aa:", "cc:")).all() and merged.utt_id.is_unique
+    with pytest.raises(CorpusError, match="same corpus is given twice"):
+        corpora.combine([a, a])
+    r5 = frame(["angry"], arousal=[5.0], valence=[1.0], scale=(1, 5)).assign(corpus="r5")
+    r7 = frame(["angry"], arousal=[7.0], valence=[4.0], scale=(1, 7)).assign(corpus="r7")
+    r7["utt_id"] = ["v0"]
+    mixed = corpora.combine([r5, r7])
+    assert mixed.attrs["av_scale"] == (1.0, 5.0) and mixed.arousal.tolist() == [5.0, 5.0]
+    assert mixed.valence.tolist() == pytest.approx([1.0, 3.0])
+
+
+def test_describe_names_the_shape():
+    text = corpora.describe(corpora.subsample(population(), 40))
+    assert text.startswith("toy: 40 of ") and "10 speakers (5 F, 5 M)" in text and "no sessions" in text
+    assert "7 categories" in text and "no ratings" in text and "no transcripts" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# Transcripts: language and lexical overlap (paper 4)
+
+def test_lexical_overlap_counts_sentences_and_text_only_uar():
+    train = frame(["angry", "angry", "sad", "sad"])
+    train["transcript"] = ["Kids are talking by the door.", "kids are talking by the door", "Dogs are sitting.",
+                           "Dogs are sitting"]
+    test = frame(["angry", "sad", "sad"])
+    test["transcript"] = ["KIDS are talking, by the door!", "Dogs are sitting.", "A new sentence."]
+    ov = corpora.lexical_overlap(train, test)
+    assert (ov.train_sentences, ov.test_sentences, ov.shared_sentences, ov.distinct_sentences) == (2, 3, 2, 3)
+    assert ov.test_seen == 2 and ov.test_share_seen == pytest.approx(2 / 3)
+    # sentence -> its training emotion: angry right, sad right, unseen -> majority (angry, tie by name): wrong
+    assert ov.text_only_uar == pytest.approx((1 / 1 + 1 / 2) / 2)
+    assert "3 distinct sentences" in str(ov) and "67% of the 3 test utterances" in str(ov)
+    none = frame(["angry"])
+    with pytest.raises(ValueError, match="no transcripts"):
+        corpora.lexical_overlap(none, none)
+
+
+def test_language_and_encoder_warning():
+    de = frame(["angry"]).assign(corpus="emodb")
+    en = frame(["angry"]).assign(corpus="ravdess")
+    assert corpora.language(de) == "de" and corpora.language(en) == "en"
+    assert corpora.language(pd.concat([de, en])) == "de+en"
+    assert corpora.language(frame(["angry"])) is None
+    warn = corpora.language_warning(de)
+    assert "emodb is German (de)" in warn and "all-MiniLM-L6-v2 is English" in warn
+    assert corpora.language_warning(en) is None
+    assert "unknown" in corpora.language_warning(frame(["angry"]))

@@ -304,3 +304,183 @@ def test_malformed_label_line_names_file_and_line(tmp_path):
     lf.write_text(lf.read_text() + "[1.0 - 2.0]\tSes01F_impro01_F001\tneu\tbroken\n")
     with pytest.raises(CorpusError, match=r"Ses01F_impro01.txt, line \d+: cannot parse"):
         corpora.load("iemocap", root=rel)
+
+
+# ---------------------------------------------------------------------------------------------
+# RAVDESS at 48 kHz with a stereo file, end to end through labels and protocols
+
+def make_ravdess_full(root: Path, actors: int = 8) -> Path:
+    """Every actor: each of the 8 emotions once (statement by emotion parity), 48 kHz; one file stereo."""
+    for a in range(1, actors + 1):
+        for e in range(1, 9):
+            name = f"03-01-{e:02d}-01-{1 + e % 2:02d}-01-{a:02d}"
+            tone(root / f"Actor_{a:02d}" / f"{name}.wav", 0.2, 48000)
+    stereo = root / "Actor_03" / "03-01-05-02-01-02-03.wav"
+    x = 0.1 * np.sin(2 * math.pi * 330 * np.arange(9600) / 48000)
+    sf.write(str(stereo), np.stack([x, 0.5 * x], axis=1), 48000, subtype="PCM_16")
+    return root
+
+
+def test_ravdess_48k_stereo_through_labels_and_protocols(tmp_path):
+    from serlib import protocols
+
+    make_ravdess_full(tmp_path)
+    df = corpora.load("ravdess", root=tmp_path)
+    assert len(df) == 8 * 8 + 1 and df.speaker.nunique() == 8
+    assert set(df.transcript) == {"Kids are talking by the door.", "Dogs are sitting by the door."}
+    st = df.set_index("utt_id").loc["03-01-05-02-01-02-03"]
+    assert sf.info(st.path).channels == 2 and st.duration == pytest.approx(0.2)
+    x = load_audio(st.path)
+    assert x.ndim == 1 and x.size == 3200                           # stereo 48 kHz -> mono 16 kHz
+    four, report = corpora.to_4class(df, report=True)
+    assert report.dropped == {"calm": 8, "fearful": 8, "disgusted": 8, "surprised": 8}
+    assert report.kept == {"angry": 9, "happy": 8, "neutral": 8, "sad": 8}
+    proto = protocols.auto(four, "loso_speaker")
+    assert proto.name == "leave_k_speakers_out" and len(proto) == 4     # 8 actors: 4 folds of 2
+    assert all(sorted(s.frame("test", four).gender.unique()) == ["F", "M"] for s in proto)
+    assert corpora.binary_av(four).arousal_bin.isin([0, 1]).all()     # paper 1's A-V mapping applies
+
+
+# ---------------------------------------------------------------------------------------------
+# Any labelled folder
+
+def make_folder(root: Path) -> Path:
+    for folder, names in {"Angry": ["spk03_a", "spk08_b"], "happiness": ["spk03_c", "spk09_d"],
+                          "NEU": ["spk08_e", "spk09_f"], "sadness": ["spk03_g", "spk09_h"]}.items():
+        for n in names:
+            tone(root / folder / f"{n}.wav", 0.2, 22050)
+    return root
+
+
+def test_folder_layout_emotion_from_parent_speaker_from_regex(tmp_path):
+    make_folder(tmp_path)
+    df = corpora.load("folder", root=tmp_path, speaker_regex=r"^spk(\d\d)_")
+    assert list(df.columns) == MANIFEST_COLUMNS and len(df) == 8
+    r = df.set_index("utt_id").loc["happiness/spk09_d"]
+    assert (r.speaker, r.emotion, r.corpus) == ("09", "happy", "folder")
+    assert sorted(df.emotion.unique()) == ["angry", "happy", "neutral", "sad"]
+    assert sorted(df.speaker.unique()) == ["03", "08", "09"]
+    assert df.duration.tolist() == pytest.approx([0.2] * 8, abs=1e-4)
+    # the speaker from a <speaker>/<emotion>/<file> tree
+    tone(tmp_path / "tree" / "s1" / "angry" / "x.wav")
+    tone(tmp_path / "tree" / "s2" / "sad" / "y.wav")
+    tree = corpora.load("folder", root=tmp_path / "tree", speaker_regex=r"^([^/]+)/")
+    assert list(zip(tree.speaker, tree.emotion)) == [("s1", "angry"), ("s2", "sad")]
+
+
+def test_folder_without_speakers_is_refused_with_the_reason(tmp_path):
+    make_folder(tmp_path)
+    with pytest.raises(CorpusError) as err:
+        corpora.load("folder", root=tmp_path)
+    msg = str(err.value)
+    assert "no speaker can be derived" in msg and "speaker_regex" in msg and "Speaker-independent" in msg
+    with pytest.raises(CorpusError, match=r"finds no speaker in 3 of 8 file names, e.g. \['Angry/spk03_a.wav', "
+                                          r"'happiness/spk03_c.wav', 'sadness/spk03_g.wav'\]"):
+        corpora.load("folder", root=tmp_path, speaker_regex=r"^spk(0[89])_")
+    with pytest.raises(CorpusError, match="has no group"):
+        corpora.load("folder", root=tmp_path, speaker_regex=r"^spk\d\d")
+    with pytest.raises(CorpusError, match="not a valid regular expression"):
+        corpora.load("folder", root=tmp_path, speaker_regex=r"^spk(\d")
+
+
+def test_folder_bad_layouts(tmp_path):
+    tone(tmp_path / "loose" / "spk01_a.wav")
+    with pytest.raises(CorpusError, match="lie directly in the root"):
+        corpora.load("folder", root=tmp_path / "loose", speaker_regex=r"spk(\d+)")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CorpusError, match="no audio files"):
+        corpora.load("folder", root=tmp_path / "empty", speaker_regex=r"(.)")
+    tone(tmp_path / "odd" / "OAF_angry" / "s1_a.wav")
+    with pytest.warns(UserWarning, match=r"categories \['oaf_angry'\] are not emotion names"):
+        df = corpora.load("folder", root=tmp_path / "odd", speaker_regex=r"^(s\d)")
+    assert df.emotion.tolist() == ["oaf_angry"]
+
+
+def write_csv(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_folder_csv_layout(tmp_path):
+    for n in ("a", "b", "c"):
+        tone(tmp_path / "clips" / f"{n}.wav")
+    f = write_csv(tmp_path / "labels.csv", "path,Emotion,speaker,transcript,gender\n"
+                  "clips/a.wav,ANG,s01,Kids are talking.,female\nclips/b.wav,joy,s02,,M\n"
+                  f"{tmp_path / 'clips' / 'c.wav'},Sad,s01,Dogs are sitting.,\n")
+    df = corpora.load("folder", root=f)
+    assert df.utt_id.tolist() == ["clips/a", "clips/b", "c"] and df.emotion.tolist() == ["angry", "happy", "sad"]
+    assert df.speaker.tolist() == ["s01", "s02", "s01"] and df.gender.tolist() == ["F", "M", None]
+    assert df.transcript.tolist() == ["Kids are talking.", None, "Dogs are sitting."]
+    assert df.attrs["av_scale"] is None
+    semi = write_csv(tmp_path / "semi.csv", "path;emotion\nclips/spk7_x.wav;neutral\n")
+    tone(tmp_path / "clips" / "spk7_x.wav")
+    assert corpora.load("folder", root=semi, speaker_regex=r"spk(\d)").speaker.tolist() == ["7"]
+    with pytest.raises(CorpusError, match="no speaker can be derived"):
+        corpora.load("folder", root=semi)
+
+
+def test_folder_csv_missing_files_and_ratings(tmp_path):
+    tone(tmp_path / "a.wav")
+    f = write_csv(tmp_path / "l.csv", "path,emotion,speaker,arousal,valence,dominance\n"
+                  "a.wav,angry,s1,4.5,1.5,4\ngone.wav,sad,s2,1,1,2\n")
+    with pytest.raises(CorpusError, match=r"l.csv, line 3, names 'gone' but its audio file .*does not exist"):
+        corpora.load("folder", root=f)
+    with pytest.warns(UserWarning, match="excluded 1 labelled"):
+        df = corpora.load("folder", root=f, missing="skip")
+    assert df.attrs["av_scale"] == (1, 5) and df.arousal.tolist() == [4.5]
+    assert corpora.require_ratings(df)[1] is False                      # a rated folder works for paper 2
+    bad = write_csv(tmp_path / "bad.csv", "path,emotion,speaker,arousal\na.wav,angry,s1,9\n")
+    with pytest.raises(CorpusError, match=r"bad.csv, line 2: arousal 9.0 is outside the rating scale"):
+        corpora.load("folder", root=bad)
+    nohead = write_csv(tmp_path / "nohead.csv", "file,label,speaker\na.wav,angry,s1\n")
+    with pytest.raises(CorpusError, match=r"header lacks columns \['path', 'emotion'\]"):
+        corpora.load("folder", root=nohead)
+
+
+# ---------------------------------------------------------------------------------------------
+# from_config: combined, subsampled, folder
+
+def cfg(**kw):
+    from serlib.profiles import Config
+
+    return Config({"corpus": "synthetic", "corpus_root": None, "corpus_size": "smoke", "seed": 0, **kw})
+
+
+def test_size_for_maps_named_sizes_on_real_corpora():
+    from serlib.corpora import size_for
+
+    assert size_for("smoke", embedded=False) == 40 and size_for("quick", embedded=False) == 1200
+    assert size_for("paper", embedded=False) is None and size_for(None, embedded=False) is None
+    assert size_for(64, embedded=False) == 64 and size_for(64, embedded=True) == 64
+    assert size_for("smoke", embedded=True) == "smoke"
+    with pytest.raises(ValueError, match="corpus_size='huge'"):
+        size_for("huge", embedded=False)
+
+
+def test_from_config_subsamples_a_real_corpus_and_combines_corpora(tmp_path):
+    make_ravdess_full(tmp_path / "rav")
+    make_emodb(tmp_path / "emo")
+    full = corpora.from_config(cfg(corpus="ravdess", corpus_root=str(tmp_path / "rav"), corpus_size="paper"))
+    assert len(full) == 65 and "subsample" not in full.attrs
+    sub = corpora.from_config(cfg(corpus="ravdess", corpus_root=str(tmp_path / "rav"), corpus_size=24, seed=2))
+    assert len(sub) == 24 and sub.attrs["subsample"] == {"n": 24, "of": 65, "seed": 2}
+    assert sub.speaker.value_counts().tolist() == [3] * 8                  # 3 of each actor's 8 (+1) files
+    x = corpora.from_config(cfg(xcorpus="emodb+ravdess", xcorpus_root=[str(tmp_path / "emo"), str(tmp_path / "rav")],
+                                corpus_size=10), "xcorpus")
+    assert len(x) == 5 + 65 and x.corpus.value_counts().to_dict() == {"ravdess": 65, "emodb": 5}
+    assert x.speaker.str.match(r"^(emodb|ravdess):").all() and x.attrs["corpus"] == "emodb+ravdess"
+    with pytest.raises(CorpusError, match=r"combines 2 corpora: give xcorpus_root as a list of 2 folders"):
+        corpora.from_config(cfg(xcorpus="emodb+ravdess", xcorpus_root=str(tmp_path / "emo")), "xcorpus")
+    one = corpora.from_config(cfg(xcorpus="emodb", xcorpus_root=[str(tmp_path / "emo")]), "xcorpus")
+    assert len(one) == 5
+    with pytest.raises(ValueError, match="'emodbx' is not a corpus"):
+        corpora.from_config(cfg(corpus="emodbx", corpus_root=str(tmp_path)))
+
+
+def test_from_config_passes_speaker_regex_to_the_folder_loader(tmp_path):
+    make_folder(tmp_path)
+    df = corpora.from_config(cfg(corpus="folder", corpus_root=str(tmp_path), speaker_regex=r"^spk(\d\d)"))
+    assert sorted(df.speaker.unique()) == ["03", "08", "09"]
+    with pytest.raises(CorpusError, match="no speaker can be derived"):
+        corpora.from_config(cfg(corpus="folder", corpus_root=str(tmp_path)))

@@ -28,55 +28,59 @@ def _strata(m: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return spk, emo
 
 
+def _largest_remainder(quota: np.ndarray, units: int, rng: np.random.Generator) -> np.ndarray:
+    """Integers summing to ``units``, each ``floor(quota)`` or one more (largest fractions first, seeded ties)."""
+    alloc = np.floor(quota + 1e-9).astype(np.int64)
+    frac = quota - alloc
+    order = np.lexsort((rng.random(len(quota)), -frac))
+    alloc[order[: units - int(alloc.sum())]] += 1
+    return alloc
+
+
 def subsample(m: pd.DataFrame, n: int, *, seed: int = 0) -> pd.DataFrame:
     """``n`` utterances of ``m``, stratified by speaker and emotion, deterministic from ``seed``.
 
-    Each (speaker, emotion) stratum gets its proportional share ``n * size / len(m)`` rounded
-    down or up; the units left after rounding down go one by one to the stratum whose speaker
-    and emotion are furthest below their own proportional totals (ties by a seeded draw), so
-    per-speaker and per-emotion counts stay within about one utterance of proportional. Rows are
-    drawn at random (``seed``) within strata and returned in manifest order with a fresh index.
-    ``n >= len(m)`` returns ``m`` unchanged. ``attrs["subsample"]`` records ``n``, the original
-    size and the seed.
+    Speakers get their proportional share ``n * size / len(m)`` by largest remainders (so each
+    speaker's count is within one utterance of proportional). Within a speaker, each emotion
+    gets its proportional share rounded down, and the speaker's remaining units go to the
+    emotions furthest below their corpus-wide proportional totals (speakers visited in a seeded
+    order), so per-emotion counts stay close to proportional too. Rows are drawn at random
+    (``seed``) within each (speaker, emotion) stratum and returned in manifest order with a fresh
+    index. ``n >= len(m)`` returns ``m`` unchanged. ``attrs["subsample"]`` records ``n``, the
+    original size and the seed.
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
         raise ValueError(f"subsample: n must be a positive number of utterances, got {n!r}")
     total = len(m)
     if n >= total:
         return m
-    spk, emo = _strata(m)
-    key = spk + "\0" + emo
-    sizes = key.value_counts().sort_index()
-    strata = sizes.index.to_numpy()
-    size = sizes.to_numpy()
-    s_spk = np.array([k.split("\0")[0] for k in strata])
-    s_emo = np.array([k.split("\0")[1] for k in strata])
-    spk_codes, spk_idx = np.unique(s_spk, return_inverse=True)
-    emo_codes, emo_idx = np.unique(s_emo, return_inverse=True)
-    quota = n * size / total
-    alloc = np.floor(quota).astype(np.int64)
-    frac = quota - alloc
-    spk_target = np.bincount(spk_idx, weights=quota, minlength=len(spk_codes))
-    emo_target = np.bincount(emo_idx, weights=quota, minlength=len(emo_codes))
-    spk_alloc = np.bincount(spk_idx, weights=alloc, minlength=len(spk_codes))
-    emo_alloc = np.bincount(emo_idx, weights=alloc, minlength=len(emo_codes))
     rng = np.random.default_rng([seed, 11])
-    jitter = rng.random(len(size)) * 1e-6
-    open_ = frac > 1e-12
-    for _ in range(int(n - alloc.sum())):
-        score = (spk_target - spk_alloc)[spk_idx] + (emo_target - emo_alloc)[emo_idx] + frac + jitter
-        score[~open_] = -np.inf
-        j = int(np.argmax(score))
-        alloc[j] += 1
-        open_[j] = False
-        spk_alloc[spk_idx[j]] += 1
-        emo_alloc[emo_idx[j]] += 1
-    rows = []
-    positions = pd.Series(np.arange(total), index=m.index).groupby(key.to_numpy()).indices
-    for k, take in zip(strata, alloc):
-        if take:
-            pos = positions[k]
-            rows.append(pos[rng.permutation(len(pos))[:take]])
+    spk, emo = _strata(m)
+    joint = pd.DataFrame({"spk": spk.to_numpy(), "emo": emo.to_numpy()})
+    size = joint.groupby(["spk", "emo"]).size()                      # sorted (speaker, emotion) strata
+    spk_size = size.groupby(level="spk").sum()
+    spk_alloc = pd.Series(_largest_remainder(n * spk_size.to_numpy() / total, n, rng), index=spk_size.index)
+    emo_target = size.groupby(level="emo").sum() * n / total
+    emo_alloc = pd.Series(0.0, index=emo_target.index)
+    alloc = pd.Series(0, index=size.index, dtype=np.int64)
+    for s in spk_size.index[rng.permutation(len(spk_size))]:
+        sizes = size.loc[s]
+        quota = n * sizes.to_numpy() / total
+        take = np.minimum(np.floor(quota + 1e-9).astype(np.int64), sizes.to_numpy())
+        room = (take < np.ceil(quota - 1e-9)) & (take < sizes.to_numpy())
+        jitter = rng.random(len(take)) * 1e-6
+        for _ in range(int(spk_alloc[s] - take.sum())):
+            deficit = (emo_target[sizes.index] - emo_alloc[sizes.index] - take).to_numpy() + (quota - take) + jitter
+            if not room.any():  # rounding left no stratum at its ceiling: take any with rows left
+                room = take < sizes.to_numpy()
+            deficit[~room] = -np.inf
+            j = int(np.argmax(deficit))
+            take[j] += 1
+            room[j] = False
+        alloc.loc[s] = take
+        emo_alloc[sizes.index] += take
+    positions = pd.Series(np.arange(total)).groupby([joint["spk"], joint["emo"]]).indices
+    rows = [positions[k][rng.permutation(len(positions[k]))[:t]] for k, t in alloc.items() if t]
     keep = np.sort(np.concatenate(rows))
     out = m.iloc[keep].reset_index(drop=True)
     out.attrs = dict(m.attrs)

@@ -102,7 +102,7 @@ def lexical_overlap(train: pd.DataFrame, test: pd.DataFrame) -> LexicalOverlap:
         from serlib.metrics import uar as _uar
 
         lab_tr = train.loc[tr.index, "emotion"]
-        overall = train["emotion"].dropna().value_counts().idxmax()
+        overall = train["emotion"].dropna().value_counts().sort_index().idxmax()  # ties: by name
         per = pd.DataFrame({"s": tr, "e": lab_tr}).dropna().groupby("s")["e"].agg(
             lambda e: e.value_counts().sort_index().idxmax())
         truth = test.loc[te.index, "emotion"]

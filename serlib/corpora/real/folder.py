@@ -14,7 +14,9 @@ The emotion is each file's **parent folder name**, normalised (``Angry``/``anger
 ``bored``; :data:`serlib.corpora.labels.EMOTION_ALIASES` has the full table; other names are kept,
 lower-cased, with a warning). The **speaker** comes from the file name by ``speaker_regex`` (knob
 ``speaker_regex``): a regular expression searched in the file name (with its extension) whose first
-group is the speaker, e.g. ``^(\\d\\d)`` for ``03a01Wa.wav`` or ``_(\\d+)\\.wav$`` for ``angry_017.wav``.
+group is the speaker, e.g. ``^(\\d\\d)`` for ``03a01Wa.wav`` or ``_(\\d+)\\.wav$`` for ``angry_017.wav``;
+where it does not match the file name it is searched in the path relative to the root (``/``
+separators), so ``^([^/]+)/`` takes the speaker from a ``<speaker>/<emotion>/<file>`` tree.
 
 **B. A CSV file** (``root`` is the CSV itself): a header with at least ``path`` and ``emotion``, and
 ``speaker`` unless ``speaker_regex`` is given; optional ``transcript``, ``gender`` (F/M),
@@ -70,17 +72,31 @@ def _compile(speaker_regex: str | None) -> re.Pattern | None:
     return pat
 
 
-def _speakers(paths: list[Path], pat: re.Pattern, regex: str) -> list[str]:
+def _speaker(path: Path, rel: str, pat: re.Pattern) -> str | None:
+    """The first group of ``pat`` searched in the file name, else in the path relative to the root."""
+    for text in (path.name, rel):
+        mt = pat.search(text)
+        if mt and mt.group(1):
+            return mt.group(1)
+    return None
+
+
+def _speakers(paths: list[Path], pat: re.Pattern, regex: str, base: Path) -> list[str]:
     out, bad = [], []
     for p in paths:
-        mt = pat.search(p.name)
-        if mt and mt.group(1):
-            out.append(mt.group(1))
+        try:
+            rel = p.relative_to(base).as_posix()
+        except ValueError:
+            rel = p.as_posix()
+        spk = _speaker(p, rel, pat)
+        if spk:
+            out.append(spk)
         else:
-            bad.append(p.name)
+            bad.append(rel)
     if bad:
         raise CorpusError(f"{CORPUS}: speaker_regex {regex!r} finds no speaker in {len(bad)} of {len(paths)} file "
-                          f"names, e.g. {bad[:3]}; fix the regex (its first group is searched in the file name) "
+                          f"names, e.g. {bad[:3]}; fix the regex (its first group is searched in the file name, "
+                          "then in the path relative to the root) "
                           "or remove those files: speaker-independent protocols need a speaker per utterance")
     return out
 
@@ -113,7 +129,7 @@ def _load_tree(root: Path, pat: re.Pattern | None, regex: str | None) -> list[di
                            "emotion or give a CSV")
     if pat is None:
         raise _no_speaker(root, files[0].name)
-    speakers = _speakers(files, pat, regex)
+    speakers = _speakers(files, pat, regex, root)
     emotions = [normalize_emotion(p.parent.name) for p in files]
     _warn_unknown(emotions)
     return [dict(utt_id=p.relative_to(root).with_suffix("").as_posix(), path=str(p), speaker=s, emotion=e,
@@ -168,7 +184,7 @@ def _load_csv(f: Path, pat: re.Pattern | None, regex: str | None, av_scale) -> l
         path = path if path.is_absolute() else (base / path)
         speaker = rec.get("speaker", "")
         if not speaker and pat is not None:
-            speaker = _speakers([path], pat, regex)[0] if pat.search(path.name) else ""
+            speaker = _speaker(path, rec["path"], pat) or ""
         if not speaker:
             raise line_error(CORPUS, f, lineno, f"no speaker for {rec['path']!r}: fill the speaker column"
                              + (f" or fix speaker_regex {regex!r}" if regex else " or pass speaker_regex"))
