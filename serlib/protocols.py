@@ -605,7 +605,8 @@ def leave_k_speakers_out(
         val_idx = np.zeros(0, dtype=np.int64)
         if val == "speakers":
             counts = keys.iloc[rest].value_counts().sort_index()
-            chosen = _pick_speakers(counts, val_frac, np.random.default_rng([seed, 2, k]), f"validation speakers of fold {k}")
+            rng = np.random.default_rng([seed, 2, k])
+            chosen = _pick_speakers(counts, val_frac, rng, f"validation speakers of fold {k}")
             val_idx = _rows_of(keys, chosen)
         train = np.setdiff1d(rest, val_idx)
         name = "speakers=" + "+".join(s.split("/", 1)[1] for s in test_spk)

@@ -373,7 +373,8 @@ def test_auto_prefers_a_predefined_partition():
     m = with_split(speakers_only())
     p = P.auto(m, "loso_speaker")
     assert p.name == "predefined" and "its own speaker-independent partition" in p.reason
-    assert set(p.splits[0].frame("test", m).speaker) == {"09", "10"} and set(p.splits[0].frame("val", m).speaker) == {"08"}
+    frames = p.splits[0].frames(m)
+    assert set(frames["test"].speaker) == {"09", "10"} and set(frames["val"].speaker) == {"08"}
 
 
 def test_auto_explicit_protocol_and_refusals_name_what_fits():

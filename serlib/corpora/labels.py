@@ -112,7 +112,8 @@ class LabelReport:
         else:
             text += "; nothing dropped"
         if "calm" in self.dropped:
-            text += " (calm is dropped, not merged into neutral: see serlib.corpora.to_4class; merge_calm=True merges it)"
+            text += (" (calm is dropped, not merged into neutral: see serlib.corpora.to_4class; merge_calm=True "
+                     "merges it)")
         if self.subsample:
             text += f" (counts of a stratified subsample of {self.subsample['of']} utterances)"
         return text + "."

@@ -219,7 +219,8 @@ def load(root=None, *, speaker_regex: str | None = None, missing: str = "error",
     if root is not None and Path(root).expanduser().is_file():
         f = Path(root).expanduser().resolve()
         if f.suffix.lower() not in (".csv", ".tsv", ".txt"):
-            raise CorpusError(f"{CORPUS}: root {f} is a file but not a CSV; pass a folder or a CSV of labels:\n{LAYOUT}")
+            raise CorpusError(f"{CORPUS}: root {f} is a file but not a CSV; pass a folder or a CSV of labels:\n"
+                              f"{LAYOUT}")
         rows, excluded = split_missing(_load_csv(f, pat, speaker_regex, tuple(map(float, av_scale))), corpus=CORPUS,
                                        missing=missing)
         base = f.parent
