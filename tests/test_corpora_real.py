@@ -484,3 +484,19 @@ def test_from_config_passes_speaker_regex_to_the_folder_loader(tmp_path):
     assert sorted(df.speaker.unique()) == ["03", "08", "09"]
     with pytest.raises(CorpusError, match="no speaker can be derived"):
         corpora.from_config(cfg(corpus="folder", corpus_root=str(tmp_path)))
+
+
+def test_every_sentence_code_of_emodb_and_crema_d_has_its_transcript(tmp_path):
+    from serlib.corpora.real import crema_d, emodb
+
+    assert sorted(emodb.TEXTS) == ["a01", "a02", "a04", "a05", "a07", "b01", "b02", "b03", "b09", "b10"]
+    for code in emodb.TEXTS:
+        tone(tmp_path / "emo" / "wav" / f"03{code}Wa.wav", 0.1)
+    df = corpora.load("emodb", root=tmp_path / "emo")
+    assert df.transcript.notna().all() and df.transcript.nunique() == 10
+    assert len(crema_d.SENTENCES) == 12
+    for code in crema_d.SENTENCES:
+        tone(tmp_path / "cre" / "AudioWAV" / f"1001_{code}_ANG_XX.wav", 0.1)
+    df = corpora.load("crema_d", root=tmp_path / "cre")
+    assert df.transcript.notna().all() and df.transcript.nunique() == 12
+    assert corpora.language(df) == "en"

@@ -7,7 +7,9 @@ Layout::
 
 Name fields: actor (1001-1091), sentence code, emotion (ANG DIS FEA HAP NEU SAD), level
 (LO MD HI XX). Manifest: ``speaker`` = actor id, ``gender`` from VideoDemographics.csv when
-present (else None), ``transcript`` from the sentence code, ``session`` = None, no ratings.
+present (else None), ``transcript`` from the sentence code (:data:`SENTENCES`, the 12 sentences of
+Cao et al., "CREMA-D: Crowd-sourced Emotional Multimodal Actors Dataset", IEEE Trans. Affective
+Computing 5(4), 2014), ``session`` = None, no ratings.
 """
 
 from __future__ import annotations

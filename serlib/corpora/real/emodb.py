@@ -8,7 +8,10 @@ The name codes everything: characters 0-1 speaker (03 ... 16), 2-4 text (a01 ...
 5 emotion (W anger, L boredom, E disgust, A fear, F happiness, T sadness, N neutral),
 6 version. The release is 16 kHz; nothing here assumes a rate (durations come from headers).
 Manifest: ``speaker`` = the two digits, ``gender`` from the corpus documentation,
-``transcript`` = the German sentence, ``session`` = None, no ratings.
+``transcript`` = the German sentence of the text code (:data:`TEXTS`, the ten sentences a01-a07,
+b01-b10 listed in Burkhardt et al., "A database of German emotional speech", Interspeech 2005, and
+the corpus documentation), ``session`` = None, no ratings. Language: German
+(:data:`serlib.corpora.text.LANGUAGE`).
 """
 
 from __future__ import annotations

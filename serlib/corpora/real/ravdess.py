@@ -7,7 +7,7 @@ Layout::
 Fields: modality (01 audio-video, 02 video, 03 audio) - vocal channel (01 speech, 02 song) -
 emotion (01 neutral, 02 calm, 03 happy, 04 sad, 05 angry, 06 fearful, 07 disgust, 08 surprised) -
 intensity (01 normal, 02 strong) - statement (01 "Kids are talking by the door", 02 "Dogs are
-sitting by the door") - repetition - actor (odd = male). Song files (channel 02), if present,
+sitting by the door"; Livingstone & Russo, PLoS ONE 13(5), 2018) - repetition - actor (odd = male). Song files (channel 02), if present,
 are excluded and counted in ``df.attrs["excluded"]`` with a warning. Manifest: ``speaker`` =
 ``Actor_NN``, ``session`` = None, no ratings.
 """
