@@ -705,8 +705,7 @@ class Protocol:
         """One row per fold: utterances per part and the test speakers (for notebooks)."""
         rows = {}
         for s in self.splits:
-            test = s.frame("test", m) if not s.cross_corpus else None
-            spk = ", ".join(sorted(map(str, test["speaker"].unique()))) if test is not None else ""
+            spk = ", ".join(sorted(map(str, s.frame("test", m)["speaker"].unique())))
             rows[s.name] = {**{p: n for p, n in s.sizes().items() if p != "select"}, "test speakers": spk}
         return pd.DataFrame(rows).T
 
@@ -758,7 +757,7 @@ def _describe(name: str, splits: list[Split], m: pd.DataFrame, validation: bool,
     """What the splits are, in words (``total``: folds before ``limit_folds``)."""
     n = len(splits)
     folds = _plural(total, "fold")
-    run = f" (the first {n} run)" if n < total else ""
+    run = f", the first {n} run" if n < total else ""
     if name == "leave_one_speaker_out":
         return f"one fold per speaker ({folds}{run}){', the session partner validating' if validation else ''}"
     if name == "leave_one_session_out":
@@ -796,16 +795,18 @@ def fitting(m: pd.DataFrame, *, seed: int = 0) -> list[str]:
 
 
 def _refuse(m: pd.DataFrame, what: str, exc: Exception, seed: int) -> ProtocolError:
-    keys = _speaker_keys(m).dropna().unique()
+    n_spk = int(_speaker_keys(m).dropna().nunique())
     fits = fitting(m, seed=seed)
-    names = sorted(k.split("/", 1)[1] for k in keys)
-    return ProtocolError(
-        f"{what} does not fit {_corpus_name(m)} ({len(m)} utterances, {len(keys)} speaker(s): {names[:12]}"
-        f"{' ...' if len(names) > 12 else ''}): {exc}. "
-        + (f"Protocols that fit it: {', '.join(fits)} (set the knob protocol, e.g. -p protocol "
-           f"{fits[0].split(' ')[0]})." if fits else
-           "No speaker-independent protocol fits it: use a corpus (or corpus_size) with more speakers.")
-    )
+    usable = [f for f in fits if "(" not in f]  # what the notebooks' protocol knob can ask for
+    if usable:
+        hint = f"Protocols that fit it: {', '.join(fits)} (set the knob, e.g. -p protocol {usable[0]})."
+    elif fits:
+        hint = (f"Only {', '.join(fits)} fit it, which the notebooks do not offer: use a corpus (or corpus_size) "
+                "with more speakers.")
+    else:
+        hint = "No speaker-independent protocol fits it: use a corpus (or corpus_size) with more speakers."
+    return ProtocolError(f"{what} does not fit {_corpus_name(m)} ({len(m)} utterances, {n_spk} speakers): {exc}. "
+                         + hint)
 
 
 def auto(

@@ -358,7 +358,7 @@ def test_auto_falls_back_to_leave_k_speakers_out_without_sessions():
     p = P.auto(m, "loso_speaker", limit_folds=2, seed=0)
     assert p.name == "leave_k_speakers_out" and not p.paper_protocol and len(p.splits) == 2
     assert "instead of the paper's leave_one_speaker_out, because toy has no sessions" in p.reason
-    assert "5 folds of 2 test speakers (the first 2 run), gender-balanced" in p.reason
+    assert "5 folds of 2 test speakers, the first 2 run, gender-balanced" in p.reason
     table = p.table(m)
     assert list(table.columns) == ["train", "val", "test", "test speakers"] and len(table) == 2
     # sessions of one speaker each: no session partner to validate on
@@ -386,11 +386,16 @@ def test_auto_explicit_protocol_and_refusals_name_what_fits():
         P.auto(m, "loso_speaker", protocol="loso_session")
     few = speakers_only("FMF")
     with pytest.raises(P.ProtocolError, match=r"leave_k_speakers_out \(chosen because toy has no sessions\) does "
-                                              r"not fit .*3 speaker.*speaker_holdout"):
+                                              r"not fit toy \(\d+ utterances, 3 speakers\): .*at least 4 speakers.*"
+                                              r"Protocols that fit it: leave_one_speaker_out \(validation=False\), "
+                                              r"speaker_holdout \(set the knob, e.g. -p protocol speaker_holdout\)"):
         P.auto(few, "loso_speaker")
     two = speakers_only("FM")
-    with pytest.raises(P.ProtocolError, match=r"leave_one_speaker_out \(validation=False\)"):
+    with pytest.raises(P.ProtocolError, match=r"Only leave_one_speaker_out \(validation=False\), speaker_holdout "
+                                              r"\(validation=False\) fit it, which the notebooks do not offer"):
         P.auto(two, "holdout")
+    with pytest.raises(P.ProtocolError, match="No speaker-independent protocol fits it"):
+        P.auto(speakers_only("F"), "holdout")
     with pytest.raises(ValueError, match="unknown protocol 'kfold'"):
         P.auto(m, "kfold")
 

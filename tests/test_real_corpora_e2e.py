@@ -47,6 +47,10 @@ def test_emodb_subsample_to_64_is_stratified(emodb):
         got = sub[col].value_counts().reindex(want.index, fill_value=0)
         assert (got - want).abs().max() < 1.0, col
     assert sub.utt_id.tolist() == corpora.subsample(emodb, 64, seed=0).utt_id.tolist()
+    four, report = corpora.to_4class(sub, report=True)
+    assert set(report.dropped) == {"bored", "fearful", "disgusted"} and "stratified subsample of 535" in str(report)
+    proto = protocols.auto(four, "loso_speaker", seed=0)
+    assert len(proto) == 5 and all(s.frame("test", four).speaker.nunique() == 2 for s in proto)
 
 
 def test_emodb_auto_protocol_is_five_folds_of_two_test_speakers(emodb):
