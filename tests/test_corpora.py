@@ -429,7 +429,8 @@ def test_combine_keeps_corpora_and_speakers_distinct():
 
 def test_describe_names_the_shape():
     text = corpora.describe(corpora.subsample(population(), 40))
-    assert text.startswith("toy: 40 of ") and "10 speakers (5 F, 5 M)" in text and "no sessions" in text
+    assert text.startswith("toy: 40 utterances (from a stratified subsample of 40 of its ")
+    assert "10 speakers (5 F, 5 M)" in text and "no sessions" in text
     assert "7 categories" in text and "no ratings" in text and "no transcripts" in text
 
 

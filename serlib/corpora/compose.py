@@ -130,8 +130,8 @@ def describe(m: pd.DataFrame) -> str:
     """One line on the manifest's shape: size, speakers, genders, sessions, categories, ratings, text."""
     corpus = "+".join(sorted(map(str, m["corpus"].dropna().unique())))
     sub = m.attrs.get("subsample")
-    size = f"{len(m)} of {sub['of']} utterances (stratified subsample, seed {sub['seed']})" if sub else \
-        f"{len(m)} utterances"
+    size = f"{len(m)} utterances" + (f" (from a stratified subsample of {sub['n']} of its {sub['of']}, seed "
+                                     f"{sub['seed']})" if sub else "")
     spk = m.groupby("speaker")["gender"].first()
     genders = spk.value_counts().to_dict()
     g = f" ({', '.join(f'{v} {k}' for k, v in sorted(genders.items()))})" if genders else ""
