@@ -230,6 +230,7 @@ def test_code_version_follows_serlib_imports_and_skips_reporting_modules():
 
 
 # --------------------------------------------------------------------------- storage and tables
+@pytest.mark.filterwarnings("ignore:UAR. y_true contains a single class", "ignore:A single label was found")
 def test_store_is_atomic_and_tables_stack(tmp_data):
     from serlib.experiment.store import _load_output, _write_output
 

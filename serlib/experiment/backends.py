@@ -52,7 +52,8 @@ def _task_state(seed: int, threads: int, deterministic: bool) -> Iterator[None]:
         if cuda_rng is not None:
             torch.cuda.set_rng_state_all(cuda_rng)
         torch.set_num_threads(saved[3])
-        torch.use_deterministic_algorithms(saved[4], warn_only=saved[5])
+        if deterministic:
+            torch.use_deterministic_algorithms(saved[4], warn_only=saved[5])
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved[6], saved[7]
 
 
@@ -90,11 +91,14 @@ def _execute(job: dict, manifests: Mapping[str, pd.DataFrame]) -> dict:
                       threads=job["threads"])
         seed = job["config"].get("seed", 0)
         seed = seed if isinstance(seed, int) else 0
-        with _task_state(seed, job["threads"], job["deterministic"]):
+        deterministic = job["deterministic"]
+        if deterministic is None:  # on for CPU, off on CUDA (cuDNN's deterministic kernels are slow)
+            deterministic = not device.startswith("cuda")
+        with _task_state(seed, job["threads"], deterministic):
             out = _check_output(fn(json.loads(json.dumps(job["config"])), ctx), job["fn"])
         run = {"seconds": round(time.perf_counter() - t0, 3), "started": started, "device": device,
                "host": socket.gethostname(), "pid": os.getpid(), "threads": job["threads"],
-               "deterministic": job["deterministic"]}
+               "deterministic": deterministic}
         _write_output(out, dict(job["record"], run=run), root, key)
         return {"status": "done", "key": key, "seconds": run["seconds"]}
     except Exception:  # noqa: BLE001 - reported with its traceback, the other tasks continue
@@ -171,10 +175,29 @@ def default_workers() -> int:
     return min(cores, 4) if torch.cuda.is_available() else cores
 
 
+WORKER_PRELOAD = ["distributed", "numpy", "pandas", "torch", "torch._dynamo", "serlib.training", "serlib.features"]
+"""Modules a LocalCluster's fork server imports once, so that its worker processes start with them
+loaded instead of each importing them (where there is no fork server, workers are spawned).
+``torch._dynamo`` is imported by the first torch optimizer and by ``use_deterministic_algorithms``:
+about 11 s per process on a loaded 2-core CPU."""
+
+
 def _start_cluster(workers: int) -> tuple[Any, Any]:
+    """A LocalCluster of ``workers`` single-threaded worker processes, and a client of it.
+
+    Workers are forked from a fork server (a clean process that has only imported
+    :data:`WORKER_PRELOAD`; no torch threads or CUDA context exist in it when it forks)."""
+    import multiprocessing as mp
+
+    import dask
     from distributed import Client, LocalCluster
 
-    with _file_backed_main():
+    method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+    with dask.config.set({"distributed.worker.multiprocessing-method": method}), _file_backed_main():
+        if method == "forkserver":
+            from distributed.utils import get_mp_context
+
+            get_mp_context().set_forkserver_preload(WORKER_PRELOAD)
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                                silence_logs=logging.ERROR)
     return Client(cluster, set_as_default=False), cluster

@@ -211,17 +211,12 @@ class Experiment:
             failures[k] = Failure(k, by_key[k], "skipped: its dependencies never finished")
 
     def _job(self, key: str, task: Task, deps: dict[str, str], index: int) -> dict:
-        import torch
-
         material = self._materials[key]
-        deterministic = self.deterministic
-        if deterministic is None:
-            deterministic = not (torch.cuda.is_available() and self.device not in ("cpu",))
         record = {"key": key, "fn": task.fn, "config": task.config, "deps": deps, "code": material["code"],
                   "manifests": material["manifests"], "env": material["env"], "engine": ENGINE_VERSION}
         return {"key": key, "fn": task.fn, "config": task.config, "deps": deps, "index": index,
                 "manifests": list(material["manifests"]), "root": str(self.root.resolve() / "tasks"),
-                "device": self.device, "threads": self.threads, "deterministic": bool(deterministic),
+                "device": self.device, "threads": self.threads, "deterministic": self.deterministic,
                 "record": record}
 
     def _serial(self, n_todo: int) -> bool:
