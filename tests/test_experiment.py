@@ -107,6 +107,15 @@ def test_serial_two_workers_and_rerun_give_identical_results(tmp_data, client):
     pd.testing.assert_frame_equal(preds(serial), preds(cached))
 
 
+def test_scheduler_address_from_the_environment(tmp_data, client, monkeypatch):
+    monkeypatch.setenv("SERLIB_SCHEDULER", client.scheduler.address)
+    exp = Experiment("nb", manifest=manifest(), workers=1, root=tmp_data, progress=False)
+    outs = exp.run(grid()[:2])
+    assert {o.record["pid"] for o in outs}.isdisjoint({os.getpid()}), "ran in-process despite SERLIB_SCHEDULER"
+    assert exp._client is None  # disconnected after the run; the scheduler's cluster keeps running
+    assert client.scheduler_info()["workers"]
+
+
 def test_failing_task_is_reported_and_the_others_finish(tmp_data, client, capsys):
     m = manifest()
     bad = Task(FIT, {"seed": 7, "fold": "S1", "fail": True})
@@ -118,7 +127,7 @@ def test_failing_task_is_reported_and_the_others_finish(tmp_data, client, capsys
             exp.run(tasks)
         keys = exp.keys(tasks)
         msg = str(err.value)
-        assert "2 of 4 task(s) failed" in msg, msg
+        assert "2 task(s) failed (4 requested" in msg, msg
         assert keys[1] in msg and "RuntimeError: task asked to fail (seed 7)" in msg and "fail=True" in msg
         assert keys[2] in msg and f"skipped: dependency {keys[1]} failed" in msg
         assert [o is None for o in err.value.outputs] == [False, True, True, False]

@@ -48,10 +48,15 @@ task and computes the rest. Delete a task folder (or all of ``runs/tasks``) to r
 
 **Backends** (one interface): in-process serially (``workers=1``; the ``smoke`` profile); a Dask
 ``distributed.LocalCluster`` of ``workers`` single-threaded processes (default: the CPU cores, or
-``min(cores, 4)`` processes sharing the GPUs on a CUDA machine); or a running Dask scheduler given
-by address (``scheduler=`` or ``$SERLIB_SCHEDULER``, e.g. workers started by dask-jobqueue). Dask
-workers write task outputs themselves, so the data folder must be on a filesystem that the workers
-share with the notebook. Inside a task use one process (``n_jobs=1``): Dask workers are daemons.
+``min(cores, 4)`` processes sharing the GPUs on a CUDA machine, worker ``i`` on GPU ``i mod n``); or
+a running Dask scheduler given by address or as a ``distributed.Client`` (``scheduler=`` or
+``$SERLIB_SCHEDULER``, e.g. workers started by dask-jobqueue). LocalCluster workers fork from a fork
+server that has imported torch once (:data:`~serlib.experiment.backends.WORKER_PRELOAD`), so they
+start warm; it works from a script, a Jupyter kernel and papermill (a ``__main__`` without a file,
+such as ``python - < script``, is handled too). Dask workers write task outputs themselves, so the
+data folder must be on a filesystem that the workers share with the notebook. Inside a task use one
+process (``n_jobs=1``): Dask workers are daemons and cannot start process pools. Random-forest grid
+searches run on the same workers inside :func:`joblib_backend`.
 
 **Reproducible.** Before a task runs the engine seeds ``random``, NumPy and torch with
 ``config["seed"]`` (0 if absent), limits torch and the BLAS/OpenMP pools to ``threads`` threads (1 by
@@ -63,6 +68,12 @@ on a rerun (tested). Outputs are always returned as read back from disk, fresh o
 tasks continue (tasks that depend on it are skipped); :meth:`Experiment.run` then raises
 :class:`ExperimentError` listing every failed task. Killing the notebook's process (or kernel) also
 ends the LocalCluster's worker processes: they exit when their parent's pipe closes.
+
+Modules: :mod:`~serlib.experiment.task` (Task, TaskOutput, Context, failures),
+:mod:`~serlib.experiment.keys` (keys and code versions), :mod:`~serlib.experiment.store` (the task
+store), :mod:`~serlib.experiment.backends` (running one task; serial and Dask backends),
+:mod:`~serlib.experiment.engine` (:class:`Experiment`, :func:`joblib_backend`) and
+:mod:`~serlib.experiment.tables` (:func:`stack`, :func:`scores`, :func:`records` for result rows).
 """
 
 from .engine import SCHEDULER_ENV, Experiment, joblib_backend

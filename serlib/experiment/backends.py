@@ -11,6 +11,7 @@ import sys
 import time
 import traceback
 import uuid
+import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,7 @@ def _worker_device(device: str | None) -> str:
         from distributed import get_worker
 
         name = get_worker().name
-        index = int(name) if str(name).isdigit() else abs(hash(str(name)))
+        index = int(name) if str(name).isdigit() else zlib.crc32(str(name).encode())
     except (ImportError, ValueError):
         index = 0
     return f"cuda:{index % torch.cuda.device_count()}"
@@ -109,8 +110,6 @@ def _execute(job: dict, manifests: Mapping[str, pd.DataFrame]) -> dict:
 class _Serial:
     """Runs the submitted jobs one after another in this process."""
 
-    workers = 1
-
     def __init__(self, manifests: Mapping[str, pd.DataFrame]):
         self.manifests, self.queue = manifests, []
 
@@ -129,8 +128,8 @@ class _Dask:
         from distributed import as_completed
 
         self.client, self.jobs = client, {}
-        self.workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
-        [self.manifests] = client.scatter([dict(manifests)], broadcast=True, hash=False)
+        client.wait_for_workers(1)  # a batch-queue cluster (dask-jobqueue) may still be waiting for nodes
+        [self.manifests] = client.scatter([dict(manifests)], broadcast=True, hash=False)  # later workers fetch it
         self.done = as_completed(loop=client.loop)
 
     def submit(self, job: dict) -> None:

@@ -145,7 +145,7 @@ class Experiment:
         self._warn_stale_code(todo)
         failures: dict[str, Failure] = {}
         computed: set[str] = set()
-        pbar = bar(total=len(todo), desc=f"{self.notebook}: fits", disable=not self.progress or not todo)
+        pbar = bar(total=len(todo), desc=f"{self.notebook}: fits") if self.progress and todo else _NoBar()
         status = lambda: f"cached {len(done) - len(computed)}, failed {len(failures)}"  # noqa: E731
         pbar.set_postfix_str(status())
         try:
@@ -170,45 +170,51 @@ class Experiment:
         return outputs
 
     def _drive(self, be, todo, deps_of, by_key, store, done, computed, failures, pbar, status) -> None:
-        waiting, running = set(todo), 0
+        """Submit every task whose dependencies are done; as each finishes, record it and submit the
+        tasks it unblocked; a failure fails the tasks that depend on it, transitively."""
         order = {k: i for i, k in enumerate(todo)}
+        missing = {k: {d for d in deps_of[k].values() if d not in done} for k in todo}
+        dependents: dict[str, list[str]] = {}
+        for k in todo:
+            for d in missing[k]:
+                dependents.setdefault(d, []).append(k)
 
-        def submit_ready() -> int:
-            n = 0
-            for k in sorted(waiting, key=order.get):
-                dep_keys = deps_of[k].values()
-                bad = [d for d in dep_keys if d in failures]
-                if bad:
-                    waiting.discard(k)
-                    failures[k] = Failure(k, by_key[k], f"skipped: dependency {bad[0]} failed")
-                    pbar.update()
-                elif all(d in done for d in dep_keys):
-                    waiting.discard(k)
-                    be.submit(self._job(k, by_key[k], deps_of[k], order[k]))
-                    n += 1
-            return n
+        def submit(k: str) -> None:
+            be.submit(self._job(k, by_key[k], deps_of[k], order[k]))
 
-        running += submit_ready()
+        def fail(k: str, trace: str) -> None:
+            failures[k] = Failure(k, by_key[k], trace)
+            pbar.update()
+            for d in dependents.get(k, []):
+                if d not in failures:
+                    fail(d, f"skipped: dependency {k} failed")
+
+        running = 0
+        for k in todo:
+            if not missing[k]:
+                submit(k)
+                running += 1
         while running:
             job, result = be.next_done()
             running -= 1
             k = job["key"]
-            if result["status"] == "done":
-                if not (store / k / "task.json").is_file():
-                    result = {"status": "failed", "traceback": f"the worker stored task {k} under {store} but this "
-                              "process cannot see it: put SERLIB_DATA on a filesystem shared with the workers"}
-                else:
-                    done.add(k)
-                    computed.add(k)
+            if result["status"] == "done" and not (store / k / "task.json").is_file():
+                result = {"status": "failed", "traceback": f"the worker stored task {k} under {store} but this "
+                          "process cannot see it: put SERLIB_DATA on a filesystem shared with the workers"}
             if result["status"] == "failed":
-                failures[k] = Failure(k, by_key[k], result["traceback"])
                 print(f"\n[{self.notebook}] task {k} FAILED: {by_key[k].summary()}\n{result['traceback']}",
                       file=sys.stderr, flush=True)
-            pbar.update()
+                fail(k, result["traceback"])
+            else:
+                done.add(k)
+                computed.add(k)
+                pbar.update()
+                for d in dependents.get(k, []):
+                    missing[d].discard(k)
+                    if not missing[d] and d not in failures:
+                        submit(d)
+                        running += 1
             pbar.set_postfix_str(status())
-            running += submit_ready()
-        for k in sorted(waiting, key=order.get):  # unreachable: a dependency cycle cannot be built
-            failures[k] = Failure(k, by_key[k], "skipped: its dependencies never finished")
 
     def _job(self, key: str, task: Task, deps: dict[str, str], index: int) -> dict:
         material = self._materials[key]
@@ -261,6 +267,19 @@ class Experiment:
         tmp.write_text(json.dumps({"notebook": self.notebook, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                    "tasks": rows}, indent=1))
         os.replace(tmp, index / f"{self.notebook}.json")
+
+
+class _NoBar:
+    """Stands in for the progress bar when ``progress=False`` or nothing is left to compute."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix_str(self, text: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _closure(tasks: Sequence[Task]) -> list[Task]:

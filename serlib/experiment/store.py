@@ -90,10 +90,14 @@ def _check_output(out: Any, fn: str) -> TaskOutput:
                              f"and condition with {list(PREDICTION_COLUMNS)} (+ condition and posterior columns)")
     if out.history is not None and not isinstance(out.history, pd.DataFrame):
         raise TypeError(f"{fn}: TaskOutput.history must be a DataFrame")
-    _canonical(out.meta, f"{fn}: TaskOutput.meta")
+    for name, value in out.extra.items():
+        if not (isinstance(name, str) and name.isidentifier()):
+            raise ValueError(f"{fn}: TaskOutput.extra name {name!r} must be an identifier (it names a file)")
+        if not isinstance(value, pd.DataFrame) and np.asarray(value).dtype == object:
+            raise TypeError(f"{fn}: TaskOutput.extra[{name!r}] must be a numeric/string array or a DataFrame, "
+                            "not Python objects")
+    _canonical(out.meta, f"{fn}: TaskOutput.meta", allow_nan=True)
     return out
-
-
 
 
 def _clean_stale(store: Path) -> None:

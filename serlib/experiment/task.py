@@ -16,7 +16,7 @@ PREDICTION_COLUMNS = ("utt_id", "y_true", "y_pred")
 """Columns every ``TaskOutput.predictions`` table has."""
 
 
-def _canonical(value: Any, where: str) -> str:
+def _canonical(value: Any, where: str, *, allow_nan: bool = False) -> str:
     """Canonical JSON (sorted keys, numpy scalars as Python numbers); a clear error otherwise."""
     def default(v: Any) -> Any:
         if isinstance(v, np.generic):
@@ -28,7 +28,7 @@ def _canonical(value: Any, where: str) -> str:
         raise TypeError(f"{where}: {type(v).__name__} value {v!r:.60} is not JSON-able; use str/int/float/bool/"
                         "None/list/dict (name a condition by its settings, not by the object)")
     try:
-        return json.dumps(value, sort_keys=True, default=default, allow_nan=False, separators=(",", ":"))
+        return json.dumps(value, sort_keys=True, default=default, allow_nan=allow_nan, separators=(",", ":"))
     except ValueError as exc:  # NaN / inf
         raise ValueError(f"{where}: {exc}; use None for a missing value") from None
 
@@ -45,6 +45,9 @@ def _fn_name(fn: str | Callable) -> str:
     module, sep, name = fn.partition(":") if ":" in fn else fn.rpartition(".")
     if not module or not name or not sep:
         raise ValueError(f"task function {fn!r} must look like 'serlib.models.trnet:run_task'")
+    if module == "__main__":
+        raise ValueError(f"task function {fn!r} lives in __main__, which worker processes cannot import; "
+                         "move it into a module")
     return f"{module}:{name}"
 
 
@@ -166,6 +169,6 @@ class ExperimentError(RuntimeError):
 
     def __init__(self, notebook: str, failures: list[Failure], outputs: list[TaskOutput | None]):
         self.failures, self.outputs = failures, outputs
-        lines = [f"{notebook}: {len(failures)} of {len(outputs)} task(s) failed (the others are stored):"]
+        lines = [f"{notebook}: {len(failures)} task(s) failed ({len(outputs)} requested; the others are stored):"]
         lines += [f"  {f.key}  {f.task.summary(80)}: {f.last_line}" for f in failures]
         super().__init__("\n".join(lines))
