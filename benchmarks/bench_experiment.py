@@ -1,8 +1,8 @@
 """Benchmark serlib.experiment: the same grid of real fits on 1 vs N workers, and a fully cached rerun.
 
-    python benchmarks/bench_experiment.py [--workers 2] [--seeds 4] [--folds 2] [--epochs 30]
+    python benchmarks/bench_experiment.py [--workers 2] [--seeds 4] [--folds 2] [--epochs 60] [--patience 15]
 
-The grid: ``seeds x folds`` (default 4 x 2 = 8) small MLPs (88 -> 128 -> 4, Adam, early stopping on
+The grid: ``seeds x folds`` (default 4 x 2 = 8) small MLPs (88 -> 256 -> 4, Adam, early stopping on
 validation UAR, ``serlib.training.fit``) on the eGeMAPS functionals of the embedded ``quick`` corpus,
 leave-one-session-out folds (validation speakers from the other sessions). Each task reads the
 features from the feature cache (extracted once before timing) and returns per-utterance
@@ -56,7 +56,7 @@ def fit_mlp(config: dict, ctx: Context) -> TaskOutput:
                                 torch.nn.Linear(config["hidden"], len(classes)))
     fr = training.fit(model, (t(split.train), torch.from_numpy(y[split.train])),
                       (t(split.val), torch.from_numpy(y[split.val])), loss_fn=torch.nn.functional.cross_entropy,
-                      val_metric="uar", epochs=config["epochs"], patience=8, lr=1e-3, batch_size=32,
+                      val_metric="uar", epochs=config["epochs"], patience=config["patience"], lr=1e-3, batch_size=32,
                       seed=config["seed"], device=ctx.device, progress=False)
     post = torch.softmax(torch.from_numpy(training.predict(fr.model, t(split.test), device=ctx.device)), 1).numpy()
     preds = pd.DataFrame({"utt_id": m.utt_id.iloc[split.test].to_numpy(), "test_condition": "clean",
@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seeds", type=int, default=4)
     ap.add_argument("--folds", type=int, default=2, help="test sessions (Ses01, Ses02, ...)")
-    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--patience", type=int, default=15)
     args = ap.parse_args(argv)
 
     import torch
@@ -82,7 +83,8 @@ def main(argv: list[str] | None = None) -> dict:
     m = corpora.load("synthetic", size="quick")
     features.extract(m, "egemaps", progress=False)  # warm the feature cache (not timed)
     sessions = sorted(m.session.unique())[: args.folds]
-    tasks = [Task(TASK, {"seed": s, "fold": f, "hidden": 128, "epochs": args.epochs})
+    tasks = [Task(TASK, {"seed": s, "fold": f, "hidden": 256, "epochs": args.epochs,
+                        "patience": args.patience})
              for s in range(args.seeds) for f in sessions]
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
@@ -107,7 +109,7 @@ def main(argv: list[str] | None = None) -> dict:
         "definition": "speedup = serial_s / dask_s (same grid, empty stores, Dask start-up included); "
                       "cached_ratio = cached_s / serial_s (every task read from the store)",
         "grid": {"fits": len(tasks), "task": TASK, "seeds": args.seeds, "folds": sessions, "epochs_max": args.epochs,
-                 "model": "MLP 88-128-4 on eGeMAPS, quick embedded corpus", "utterances": len(m),
+                 "model": "MLP 88-256-4 on eGeMAPS, quick embedded corpus", "patience": args.patience, "utterances": len(m),
                  "mean_epochs_run": round(float(np.mean([len(o.history) for o in serial])), 1)},
         "workers": args.workers, "cores": default_workers(),
         "serial_s": round(serial_s, 2), "dask_s": round(dask_s, 2), "dask_startup_s": round(startup_s, 2),
