@@ -8,7 +8,8 @@ Compute:
 
 - openSMILE kinds run in ``n_jobs`` worker processes started by a fork server (``spawn``
   where there is none: workers never inherit a parent's torch/OpenMP/CUDA state); each worker
-  reads, conditions and processes one utterance at a time. Jobs with fewer than
+  reads, conditions and processes one utterance at a time. Workers exit within a second when the
+  process that started them dies, even by ``kill -9`` (:func:`exit_with_parent`). Jobs with fewer than
   ``MIN_UTTS_PER_WORKER`` utterances per worker use fewer workers (the first pool of a
   session starts the fork server, ~3 s), down to running in-process.
   With a condition, it is applied once in this process first, so that whatever it builds on
@@ -105,11 +106,48 @@ def _functional_one(utt_id: str, path: str, kind_name: str, condition) -> np.nda
 
 
 _WORKER: dict = {}
+PARENT_POLL_S = 0.5
+"""How often a worker checks that the process that started it is still alive."""
 
 
-def _init_worker(kind_name: str, condition) -> None:
+def _init_worker(kind_name: str, condition, parent_pid: int | None = None) -> None:
+    if parent_pid is not None:
+        exit_with_parent(parent_pid)
     _WORKER.update(kind=kind_name, condition=condition)
     functionals.smile(kind_name)  # build the Smile object once per worker
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, killed but not yet reaped, counts as dead)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rpartition(")")[2].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): os.kill said it exists
+
+
+def exit_with_parent(pid: int, poll_s: float = PARENT_POLL_S) -> None:
+    """End this (worker) process when process ``pid`` is gone.
+
+    A fork server's workers are children of the server, not of the process that asked for them, and
+    block on a queue whose write end they hold themselves: when a notebook kernel is killed (``kill
+    -9``, a Jupyter restart) they would wait forever (and keep the fork server alive). A daemon
+    thread polls ``pid`` and exits the worker within ``poll_s`` of its death.
+    """
+    import threading
+
+    def watch() -> None:
+        while _process_alive(pid):
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name=f"exit-with-{pid}", daemon=True).start()
 
 
 def _functional_task(task: tuple[str, str]) -> np.ndarray:
@@ -157,7 +195,7 @@ def _iter_functionals(tasks, spec: FeatureKind, condition, n_jobs: int) -> Itera
     if condition is not None:  # let the condition build its on-disk caches (noise bank) once, here
         load_conditioned(*tasks[0], condition)
     ex = ProcessPoolExecutor(
-        workers, mp_context=mp_context(), initializer=_init_worker, initargs=(spec.name, condition)
+        workers, mp_context=mp_context(), initializer=_init_worker, initargs=(spec.name, condition, os.getpid())
     )
     try:
         yield from ex.map(_functional_task, tasks)

@@ -4,7 +4,9 @@
   test features), pooled predictions + per-fold UAR; optional A/V random-forest regressors (CCC).
   This is the corpus difficulty check of the data tour and ``scripts/difficulty_check.py``.
 - :func:`fit_grid`: paper 1's baseline: a grid search over ``n_estimators`` x ``max_depth`` selected on a
-  speaker-disjoint **validation** set (never the test set), refit on train.
+  speaker-disjoint **validation** set (never the test set), refit on train. Inside
+  ``serlib.experiment.joblib_backend(exp)`` the grid's forests are fitted on the experiment's Dask
+  workers (one forest per worker task); the selected forest and its table are the same either way.
 """
 
 from __future__ import annotations
@@ -123,14 +125,43 @@ def fit_grid(
         if grid not in GRIDS:
             raise ValueError(f"unknown grid {grid!r}; choose one of {sorted(GRIDS)} or pass a dict")
         grid = GRIDS[grid]
-    rows, best, best_model = [], None, None
+    combos = list(itertools.product(sorted(grid["n_estimators"]), sorted(grid["max_depth"])))
     # ascending order + strict improvement = ties go to fewer trees, then shallower forests
-    for n_est, depth in itertools.product(sorted(grid["n_estimators"]), sorted(grid["max_depth"])):
-        clf = RandomForestClassifier(n_estimators=n_est, max_depth=depth, n_jobs=n_jobs, random_state=seed)
-        clf.fit(X_train, y_train)
-        val = score(y_val, clf.predict(X_val))
-        rows.append({"n_estimators": n_est, "max_depth": depth, "val_score": val})
-        if best is None or val > best:
-            best, best_model = val, clf
+    if _dask_backend_active():  # one forest per Dask task; only the scores travel back, the best is refit here
+        from joblib import Parallel, delayed
+
+        vals = Parallel()(delayed(_val_score)(X_train, y_train, X_val, y_val, n, d, seed, score) for n, d in combos)
+        best_i = 0
+        for i, val in enumerate(vals):
+            if val > vals[best_i]:
+                best_i = i
+        n_est, depth = combos[best_i]  # same random_state and parameters: the same trees as on the worker
+        best_model = RandomForestClassifier(n_estimators=n_est, max_depth=depth, n_jobs=n_jobs, random_state=seed)
+        best_model.fit(X_train, y_train)
+        rows = [{"n_estimators": n, "max_depth": d, "val_score": v} for (n, d), v in zip(combos, vals)]
+    else:
+        rows, best, best_model = [], None, None
+        for n_est, depth in combos:
+            clf = RandomForestClassifier(n_estimators=n_est, max_depth=depth, n_jobs=n_jobs, random_state=seed)
+            clf.fit(X_train, y_train)
+            val = score(y_val, clf.predict(X_val))
+            rows.append({"n_estimators": n_est, "max_depth": depth, "val_score": val})
+            if best is None or val > best:
+                best, best_model = val, clf
     params = {"n_estimators": best_model.n_estimators, "max_depth": best_model.max_depth}
     return GridResult(model=best_model, params=params, table=pd.DataFrame(rows))
+
+
+def _dask_backend_active() -> bool:
+    """Whether joblib's active backend is Dask (``serlib.experiment.joblib_backend``)."""
+    from joblib.parallel import get_active_backend
+
+    return type(get_active_backend()[0]).__name__ == "DaskDistributedBackend"
+
+
+def _val_score(X_train, y_train, X_val, y_val, n_est: int, depth: int, seed: int, score: Callable) -> float:
+    """Validation score of one single-threaded forest of the grid (a Dask worker task)."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    clf = RandomForestClassifier(n_estimators=n_est, max_depth=depth, n_jobs=1, random_state=seed)
+    return score(y_val, clf.fit(X_train, y_train).predict(X_val))
