@@ -46,6 +46,7 @@ trainable torch parameters; for random forests the number of tree nodes.
 from __future__ import annotations
 
 import time
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -742,7 +743,9 @@ def rank_groups(runs: pd.DataFrame, *, value: str = "value", alpha: float = 0.05
             elif np.ptp(d) == 0:
                 pvals.append(0.0 if d[0] != 0 else 1.0)
             else:
-                pvals.append(float(metrics.paired_t(pair[leader], pair[m])[1]))
+                with warnings.catch_warnings():  # nearly constant differences: scipy warns, the p is still right
+                    warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)
+                    pvals.append(float(metrics.paired_t(pair[leader], pair[m])[1]))
         adj = metrics.holm(pvals)
         group[leader] = g
         i += 1

@@ -334,17 +334,24 @@ def merge(ledger: pd.DataFrame, *records: Mapping[str, Any]) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- rows -> comparisons
-def _pair_frame(df: pd.DataFrame) -> tuple[list[str], pd.Series]:
-    """The pairing keys present and one run label per row ('seed=0|fold=' style; missing fold = one fold)."""
-    pk = [c for c in PAIR_KEYS if c in df.columns]
-    if not pk:
-        return pk, pd.Series("run", index=df.index)
-    return pk, df[pk].apply(lambda r: "|".join(f"{c}={_key(r[c])}" for c in pk), axis=1)
+def _run_label(row: Mapping[str, Any], pk: Sequence[str]) -> str:
+    """A run's label from its pairing keys ('seed=0|fold=a'); a frame without them is one run."""
+    return "|".join(f"{c}={_key(row.get(c))}" for c in pk) if pk else "run"
 
 
-def _rows_for(claim: Mapping[str, Any], ours: pd.DataFrame, doc: Mapping[str, Any]) -> tuple[pd.DataFrame, str]:
-    """The claim's rows: selected, restricted to the paper's metrics, SNR-averaged where the table is;
-    ``_members`` lists the original row labels behind each row."""
+def _runs_of(frame: pd.DataFrame) -> list[str]:
+    pk = [c for c in PAIR_KEYS if c in frame.columns]
+    return [_run_label(r, pk) for r in frame[pk].to_dict("records")] if pk else ["run"] * len(frame)
+
+
+def _norm(col: str, v: Any) -> str:
+    return _metric_key(v) if col == "metric" else _key(v)
+
+
+def _rows_for(claim: Mapping[str, Any], ours: pd.DataFrame, doc: Mapping[str, Any]) -> tuple[list[dict], list[str], str]:
+    """The claim's rows as dicts (``_k``: normalised key values, ``_run``, ``_members``: the original
+    row labels behind the row), selected, restricted to the paper's metrics and SNR-averaged where
+    the claim's table is; plus the key columns and a note on what was done."""
     cid = claim.get("id", "?")
     where = f"claim {cid}"
     sub = ours[_select(ours, claim.get("support", []), where=where)]
@@ -354,32 +361,34 @@ def _rows_for(claim: Mapping[str, Any], ours: pd.DataFrame, doc: Mapping[str, An
     if "metric" in sub.columns:
         wanted = {_metric_key(m) for m in doc["metrics"]}
         sub = sub[sub["metric"].map(_metric_key).isin(wanted)]
-    if sub.empty:
-        return sub.assign(_members=[]), note
-    work = sub.copy()
-    work["_row"] = work.index
-    averaged = {str(t["id"]): t["snrs_averaged_db"] for t in doc["tables"] if t.get("snrs_averaged_db")}
-    avg = pd.Series(False, index=work.index)
-    if averaged and "table" in work.columns and "snr" in work.columns:
-        avg = work["table"].map(_key).isin(averaged) & work["snr"].map(lambda v: not _is_missing(v))
-        if avg.any():
-            snrs = sorted({float(v) for v in work.loc[avg, "snr"]})
-            note += f"; noisy rows averaged over {', '.join(f'{s:g}' for s in snrs)} dB per run, as the paper's table"
-            work["snr"] = work["snr"].astype(object)
-            work.loc[avg, "snr"] = "avg"
-    keys = [c for c in work.columns if c not in _NOT_KEYS]
-    norm = pd.DataFrame({c: work[c].map(_metric_key if c == "metric" else _key) for c in keys}, index=work.index)
-    out = []
-    for _, idx in norm.groupby(keys, sort=False).groups.items():
-        grp = work.loc[idx]
-        if len(grp) > 1 and not avg.loc[idx].all():
-            raise ValueError(f"{where}: {len(grp)} rows share every column ({dict(norm.loc[idx[0]])}): the same "
-                             "condition recorded twice in one run; add a column that tells them apart")
-        first = grp.iloc[0].to_dict()
-        first["value"] = float(grp["value"].astype(float).mean())
-        first["_members"] = list(grp["_row"])
-        out.append(first)
-    return pd.DataFrame(out).drop(columns=["_row"]), note
+    pk = [c for c in PAIR_KEYS if c in sub.columns]
+    keys = [c for c in sub.columns if c not in (*_NOT_KEYS, *pk)]
+    averaged = {str(t["id"]) for t in doc["tables"] if t.get("snrs_averaged_db")}
+    snrs, grouped = set(), {}
+    for label, row in zip(sub.index, sub.to_dict("records")):
+        k = {c: _norm(c, row[c]) for c in keys}
+        avg = bool(averaged) and "table" in k and k["table"] in averaged and k.get("snr", "") not in ("", "avg")
+        if avg:
+            snrs.add(float(row["snr"]))
+            row["snr"], k["snr"] = "avg", "avg"
+        run = _run_label(row, pk)
+        gk = (tuple(k.values()), run)
+        if gk in grouped:
+            if not (avg and grouped[gk]["_avg"]):
+                raise ValueError(f"{where}: two rows share every column ({k}) in run {run}: the same condition "
+                                 "recorded twice; add a column that tells them apart")
+            grouped[gk]["_values"].append(float(row["value"]))
+            grouped[gk]["_members"].append(label)
+        else:
+            grouped[gk] = {**row, "_k": k, "_run": run, "_avg": avg, "_values": [float(row["value"])],
+                           "_members": [label]}
+    if snrs:
+        note += f"; noisy rows averaged over {', '.join(f'{v:g}' for v in sorted(snrs))} dB per run, as the paper's table"
+    rows = []
+    for r in grouped.values():
+        r["value"] = float(np.mean(r.pop("_values")))
+        rows.append(r)
+    return rows, keys, note
 
 
 def _display(v: Any) -> str:
@@ -389,7 +398,7 @@ def _display(v: Any) -> str:
 
 
 def _unit_of(metric: Any, doc: Mapping[str, Any]) -> tuple[str, float, bool]:
-    """(unit, scale, higher_is_better) of a metric in the paper's terms."""
+    """(unit, scale, higher_is_better) of a metric in the paper's terms ("points" for % metrics)."""
     key = _metric_key(metric) if not _is_missing(metric) else ""
     spec = {_metric_key(m): s for m, s in doc["metrics"].items()}.get(key)
     unit = str(spec["unit"]) if spec else ("%" if percent_metric(key) else "1")
@@ -400,38 +409,36 @@ def _unit_of(metric: Any, doc: Mapping[str, Any]) -> tuple[str, float, bool]:
 
 @dataclass
 class _Cell:
-    """One comparison's raw material: per-run (A, B) rows and their members (for the bootstrap)."""
+    """One comparison's raw material: per-run A and B rows (``run -> row dict``, members included)."""
 
     label: str
-    a: pd.DataFrame
-    b: pd.DataFrame
+    a: dict[str, dict]
+    b: dict[str, dict]
     unit: str
     scale: float
     sign: float
-    metric: Any
 
 
-def _cells(claim: Mapping[str, Any], rows: pd.DataFrame, doc: Mapping[str, Any]) -> list[_Cell]:
+def _cells(claim: Mapping[str, Any], rows: list[dict], keys: list[str], doc: Mapping[str, Any]) -> list[_Cell]:
     exp = claim["expect"]
     by = exp.get("by", "method")
-    if rows.empty or by not in rows.columns:
+    if not rows or by not in keys:
         return []
-    _, run = _pair_frame(rows)
-    rows = rows.assign(_run=run.values)
-    keys = [c for c in rows.columns if c not in (*_NOT_KEYS, *PAIR_KEYS, "_members", "_run")]
     drop = {by, *exp.get("ignore", [])} | (set(CONDITION_COLUMNS) if by in CONDITION_COLUMNS else set())
     match = [c for c in keys if c not in drop]
-    norm = pd.DataFrame({c: rows[c].map(_metric_key if c == "metric" else _key) for c in keys}, index=rows.index)
-    varying = [c for c in keys if c != by and norm[c].nunique() > 1]
+    sub_keys = [c for c in keys if c != by]
+    varying = [c for c in sub_keys if len({r["_k"][c] for r in rows}) > 1]
     if "order" in exp:
         chain = [_key("" if (by == "snr" and str(v).lower() == "clean") else v) for v in exp["order"]]
     else:
         better = [_key(v) for v in (exp["better"] if isinstance(exp["better"], list) else [exp["better"]])]
         than = [_key(v) for v in (exp["than"] if isinstance(exp["than"], list) else [exp["than"]])]
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r["_k"][c] for c in match), []).append(r)
     out = []
-    groups = norm.groupby(match, sort=False).groups.items() if match else [((), norm.index)]
-    for _, idx in groups:
-        levels = set(norm.loc[idx, by])
+    for members in groups.values():
+        levels = {r["_k"][by] for r in members}
         if "order" in exp:
             present = [v for v in chain if v in levels]
             steps = list(zip(present[:-1], present[1:]))
@@ -440,32 +447,33 @@ def _cells(claim: Mapping[str, Any], rows: pd.DataFrame, doc: Mapping[str, Any])
         for a, b in steps:
             sides = []
             for level in (a, b):
-                at = [i for i in idx if norm.at[i, by] == level]
-                sub_keys = [c for c in keys if c != by]
-                sides.append([rows.loc[list(g)] for _, g in
-                              (norm.loc[at].groupby(sub_keys, sort=False).groups.items() if sub_keys else [((), at)])])
+                cells_: dict[tuple, dict[str, dict]] = {}
+                for r in members:
+                    if r["_k"][by] == level:
+                        cells_.setdefault(tuple(r["_k"][c] for c in sub_keys), {})[r["_run"]] = r
+                sides.append(list(cells_.values()))
             for ra in sides[0]:
                 for rb in sides[1]:
-                    first, other = ra.iloc[0], rb.iloc[0]
+                    first, other = next(iter(ra.values())), next(iter(rb.values()))
                     unit, scale, hib = _unit_of(first.get("metric"), doc)
-                    differ = [c for c in keys if c != by and _key(first[c]) != _key(other[c])]
+                    differ = [c for c in sub_keys if first["_k"][c] != other["_k"][c]]
                     shared = [_display(first[c]) for c in varying if c not in differ]
 
-                    def side(r: pd.Series) -> str:
+                    def side(r: Mapping[str, Any]) -> str:
                         own = ", ".join(v for v in (_display(r[c]) for c in differ) if v)
                         return (_display(r[by]) or ("clean" if by == "snr" else "none")) + (f" ({own})" if own else "")
 
                     label = f"{side(first)} vs {side(other)}"
                     label += f" [{' / '.join(e for e in shared if e)}]" if any(shared) else ""
-                    out.append(_Cell(label, ra, rb, unit, scale, 1.0 if hib else -1.0, first.get("metric")))
+                    out.append(_Cell(label, ra, rb, unit, scale, 1.0 if hib else -1.0))
     return out
 
 
-def _paired_values(cell: _Cell) -> pd.Series:
-    a = cell.a.set_index("_run")["value"].astype(float)
-    b = cell.b.set_index("_run")["value"].astype(float)
-    common = a.index.intersection(b.index)
-    return (a.loc[common] - b.loc[common]) * cell.scale * cell.sign
+def _paired_values(cell: _Cell) -> tuple[list[str], np.ndarray]:
+    """The runs both sides have and the oriented, scaled differences A - B on them."""
+    runs_ = [r for r in cell.a if r in cell.b]
+    vals = np.array([(cell.a[r]["value"] - cell.b[r]["value"]) * cell.scale * cell.sign for r in runs_], dtype=float)
+    return runs_, vals
 
 
 # --------------------------------------------------------------------------- bootstrap over utterances
@@ -516,9 +524,8 @@ class _Bootstrap:
         diffs = []
         for run in runs_:
             sides = []
-            for frame in (cell.a, cell.b):
-                members = frame.loc[frame["_run"] == run, "_members"].iloc[0]
-                got = [self.scores(m) for m in members]
+            for side in (cell.a, cell.b):
+                got = [self.scores(m) for m in side[run]["_members"]]
                 if any(g is None for g in got):
                     return None
                 sides.append(np.mean(got, axis=0))
@@ -528,21 +535,20 @@ class _Bootstrap:
 
 def _comparisons(claim: Mapping[str, Any], ours: pd.DataFrame, doc: Mapping[str, Any],
                  predictions: pd.DataFrame | None, n_boot: int, seed: int) -> tuple[list[Comparison], str]:
-    rows, note = _rows_for(claim, ours, doc)
-    cells_ = _cells(claim, rows, doc)
+    rows, keys, note = _rows_for(claim, ours, doc)
+    cells_ = _cells(claim, rows, keys, doc)
     size = tuple(float(x) for x in claim["size"]) if claim.get("size") else None
     boot = None
     comps = []
     for cell in cells_:
-        vals = _paired_values(cell)
-        if vals.empty:
+        runs_, vals = _paired_values(cell)
+        if not runs_:
             continue
-        comp = Comparison(cell.label, vals.to_numpy(float), cell.unit, size=size, pairs=tuple(vals.index))
+        comp = Comparison(cell.label, vals, cell.unit, size=size, pairs=tuple(runs_), cell=cell)
         if comp.n < MIN_PAIRS and predictions is not None:
             boot = boot or _Bootstrap(ours, predictions, n_boot, seed)
-            comp.boot = boot.mean_diff(cell, list(vals.index))
+            comp.boot = boot.mean_diff(cell, runs_)
             comp.n_utts = getattr(boot, "n_utts", 0)
-        comp.cell = cell  # kept for pooling
         comps.append(comp)
     dropped = len(cells_) - len(comps)
     if dropped:
@@ -640,10 +646,6 @@ def cells(ours: pd.DataFrame, paper: str | int, claim: str, *, mapping: Mapping[
 
 
 # --------------------------------------------------------------------------- claims decided from notebook data
-def _runs_of(frame: pd.DataFrame) -> pd.Series:
-    return _pair_frame(frame)[1]
-
-
 def ladder_clean_equal(rows: pd.DataFrame, *, reference: str = "Dense", margin: float = 0.05,
                        paper: str | int = "2_decoupled_ladder", claim: str = "clean-equal") -> dict[str, Any]:
     """Paper 2: adapting to the noisy recordings costs nothing on clean speech.
@@ -662,13 +664,14 @@ def ladder_clean_equal(rows: pd.DataFrame, *, reference: str = "Dense", margin: 
         return record(paper, claim, "untested", f"no clean-test CCC rows of {reference} and another model")
     spec = {"id": claim, "expect": {"better": others, "than": reference,
                                     "ignore": [c for c in ("train_condition", "adapted_to") if c in clean.columns]},
-            "support": []}
+            "support": [{"test_condition": "clean"}]}
     work = clean.drop(columns=[c for c in ("embedding", "table") if c in clean.columns])
+    rows_, keys, _ = _rows_for(spec, work, doc)
     comps = []
-    for cell in _cells(spec, work.assign(_members=[[i] for i in work.index]), doc):
-        vals = _paired_values(cell)
-        if len(vals):
-            comps.append(Comparison(cell.label, vals.to_numpy(float), "1", margin=margin, kind="within"))
+    for cell in _cells(spec, rows_, keys, doc):
+        runs_, vals = _paired_values(cell)
+        if runs_:
+            comps.append(Comparison(cell.label, vals, "1", margin=margin, kind="within", pairs=tuple(runs_)))
     if not comps:
         return record(paper, claim, "untested", "no runs shared by a model and the reference")
     return _from_comparisons(_paper_id(paper), claim, comps, f"clean-test CCC minus {reference}'s", ALPHA)
@@ -692,7 +695,7 @@ def ladder_decoupling(rows: pd.DataFrame, *, margin: float = 0.1, much: float = 
     f3 = rows[rows["metric"].isin(["fig3_ccc_output", "fig3_input_mse"])].copy()
     if f3.empty:
         return record(paper, claim, "untested", "no fig3_ccc_output / fig3_input_mse rows")
-    f3["_run"] = _runs_of(f3).values
+    f3["_run"] = _runs_of(f3)
     cell_cols = [c for c in f3.columns if c not in ("value", "metric", "embedding", "_run", *PAIR_KEYS)
                  and f3[c].map(_key).nunique() > 1]
     comps = []
@@ -731,7 +734,7 @@ def trnet_snr_coefficient(c_values: pd.DataFrame, *, method: str = "TRNet", valu
     d = c_values[(c_values["method"].map(_key) == _key(method)) & c_values["snr"].notna()].copy()
     if d.empty or d["snr"].nunique() < 2:
         return record(paper, claim, "untested", f"needs {method}'s c at two or more SNRs")
-    d["_run"] = _runs_of(d).values
+    d["_run"] = _runs_of(d)
     rng = np.random.default_rng(seed)
     comps = []
     for fam, g in d.groupby("noise_type", sort=True):
@@ -812,13 +815,34 @@ def trnet_alignment(embeddings: Mapping[tuple, np.ndarray], *, order: Sequence[s
         for run, systems in runs_.items():
             n = len(next(iter(systems[order[0]].values())))
             n_utts += n
-            draws = [spreads(systems, rng.integers(0, n, n)) for _ in range(n_boot)]
+            w = metrics.bootstrap_weights(n, n_boot, rng)
+            spread = {}
+            for sname in order:
+                xs = [systems[sname][v] for v in sorted(systems[sname])]
+                full = _weighted_spread(xs, np.ones((1, n)))[0]
+                if not np.isclose(full, per_run[run][sname], rtol=1e-9):   # same formula as centre_spread
+                    raise AssertionError(f"trnet_alignment: weighted spread {full} != centre_spread {per_run[run][sname]}")
+                spread[sname] = _weighted_spread(xs, w)
             for c, (better, worse) in zip(comps, zip(order[:-1], order[1:])):
-                boots[c.label].append(np.array([d[worse] - d[better] for d in draws]))
+                boots[c.label].append(spread[worse] - spread[better])
         for c in comps:
             c.boot, c.n_utts = np.mean(boots[c.label], axis=0), n_utts
     text = ", ".join(f"{s} {np.mean([per_run[r][s] for r in runs_]):.3f}" for s in order)
     return _from_comparisons(_paper_id(paper), claim, comps, f"SNR-centre spread (lower = aligned): {text}", ALPHA)
+
+
+def _weighted_spread(xs: Sequence[np.ndarray], w: np.ndarray) -> np.ndarray:
+    """:func:`serlib.models.trnet.centre_spread` of the groups ``xs`` (same N utterances each) with the
+    utterances counted ``w`` times (``(B, N)`` bootstrap counts) -> ``(B,)``."""
+    n = w.shape[1]
+    sums = [w @ x for x in xs]                                     # (B, D) weighted sums per group
+    cents = [a / n for a in sums]
+    centre = np.mean(cents, axis=0)
+    sq = sum(w @ np.sum(x ** 2, axis=1) - 2 * np.sum(a * centre, axis=1) + n * np.sum(centre ** 2, axis=1)
+             for x, a in zip(xs, sums))
+    rms = np.sqrt(np.maximum(sq, 0) / (n * len(xs)))
+    pair = [np.linalg.norm(cents[i] - cents[j], axis=1) for i in range(len(xs)) for j in range(i + 1, len(xs))]
+    return np.mean(pair, axis=0) / np.maximum(rms, 1e-12)
 
 
 # --------------------------------------------------------------------------- paired effects (a table, no verdict)

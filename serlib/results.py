@@ -56,6 +56,7 @@ from serlib.papers import (  # noqa: F401  (re-exported: the tidy-results API re
     METRIC_ALIASES,
     PROPORTION_METRICS,
     UNBOUNDED_PROPORTIONS,
+    _EXTRA_NAME,
     _higher_is_better,
     _is_missing,
     _key,
