@@ -21,9 +21,9 @@ How a claim is decided
    in the paper's unit (points for % metrics).
 3. **Test per comparison.** n >= 3 pairs: one-sided paired t-test in the claimed direction, the 95 %
    t interval of the mean difference, and a one-sided Wilcoxon signed-rank p as a reported check.
-   n < 3: with per-utterance ``predictions`` (see below), a paired bootstrap over test utterances
-   (:data:`N_BOOT` resamples; one-sided p = share of resampled mean differences <= 0; percentile
-   interval); without them no test: n is too small.
+   n < 3: with per-utterance ``predictions`` (see below) of at least :data:`MIN_UTTERANCES` test
+   utterances, a paired bootstrap over test utterances (:data:`N_BOOT` resamples; one-sided p = share
+   of resampled mean differences <= 0; percentile interval); without them no test: n is too small.
 4. **Several comparisons.** ``aggregate: each`` (the default: the papers' claims say "every noise
    type", "both attributes", ...): Holm's adjustment across the comparisons, once for the claimed
    direction and once for the reverse. ``aggregate: pooled`` (a claim about an average): each run's
@@ -94,7 +94,7 @@ from serlib.papers import (
 from serlib.results import CLAIM_FIELDS, _apply_mapping, _normalise_mapping, runs
 
 __all__ = [
-    "ALPHA", "POWER", "N_BOOT", "MIN_PAIRS", "PAIR_KEYS", "STATUSES", "RECORD_COLUMNS", "CLAIM_COLUMNS",
+    "ALPHA", "POWER", "N_BOOT", "MIN_PAIRS", "MIN_UTTERANCES", "PAIR_KEYS", "STATUSES", "RECORD_COLUMNS", "CLAIM_COLUMNS",
     "Comparison", "decide", "decide_claim", "cells", "record", "merge", "verdict", "paired_effects",
     "ladder_decoupling", "ladder_clean_equal", "trnet_snr_coefficient", "trnet_alignment",
     "collect_claims", "claims_table", "tally",
@@ -109,6 +109,9 @@ N_BOOT = 2000
 """Bootstrap resamples over test utterances."""
 MIN_PAIRS = 3
 """Fewest paired runs for a t-test (:data:`serlib.metrics.MIN_N_INTERVAL`)."""
+MIN_UTTERANCES = 20
+"""Fewest test utterances (per run and condition) for the bootstrap: resampling a handful of
+utterances understates the spread and would decide claims on noise (e.g. a smoke run)."""
 PAIR_KEYS = ("seed", "fold")
 """The columns that identify a run; comparisons pair runs that share them."""
 STATUSES = ("held", "held, smaller than claimed", "held, larger than claimed", "contradicted", "inconclusive",
@@ -205,7 +208,8 @@ class Comparison:
         """Smallest true effect detectable with :data:`POWER` at one-sided :data:`ALPHA` (NaN: no test)."""
         z = stats.norm.ppf(1 - ALPHA) + stats.norm.ppf(POWER)
         if self.boot is not None:
-            return float(z * np.std(self.boot, ddof=1))
+            sd = float(np.std(self.boot, ddof=1))
+            return float(z * sd) if sd > 0 else float("nan")   # resamples that never differ detect nothing
         if self.n < MIN_PAIRS:
             return float("nan")
         se = float(np.std(self.values, ddof=1)) / math.sqrt(self.n)
@@ -232,7 +236,9 @@ class Comparison:
             w = self.wilcoxon()
             tost = "two one-sided t-tests" if self.kind == "within" else "one-sided paired t"
             return f"{tost}, n = {self.n} runs" + (f"; Wilcoxon p = {w:.2g}" if math.isfinite(w) else "")
-        return f"none: n = {self.n} < {MIN_PAIRS} runs and no per-utterance predictions"
+        why = (f"fewer than {MIN_UTTERANCES} test utterances to resample" if self.n_utts
+               else "no per-utterance predictions")
+        return f"none: n = {self.n} < {MIN_PAIRS} runs and {why}"
 
 
 # --------------------------------------------------------------------------- verdicts and records
@@ -276,7 +282,9 @@ def verdict(comparisons: Sequence[Comparison], *, alpha: float = ALPHA) -> dict[
             f"{sum(x.kind == 'greater' and x.effect < 0 for x in comps)} reversed "
             f"({int(rev.sum())} significantly), {sum(not x.testable for x in comps)} untestable"
             if k > 1 else "1 comparison")
-    where = f"{'deciding' if k > 1 else 'it'}: {c.label}: {_num(c.effect, unit)} [{_num(lo, unit)}, {_num(hi, unit)}]"
+    where = f"{'deciding' if k > 1 else 'it'}: {c.label}: {_num(c.effect, unit)}"
+    if math.isfinite(lo):
+        where += f" [{_num(lo, unit)}, {_num(hi, unit)}]"
     if c.kind == "within":
         where += f" (claimed: within ±{c.margin:g})"
     parts = [head, where]
@@ -284,13 +292,16 @@ def verdict(comparisons: Sequence[Comparison], *, alpha: float = ALPHA) -> dict[
         parts.append(f"paper states {c.size[0]:g} to {c.size[1]:g}")
     mde = c.mde()
     if status == "inconclusive":
-        if c.testable:
+        if c.testable and not math.isfinite(mde):
+            parts.append("the resampled differences never vary (e.g. both systems constant): nothing detectable")
+        elif c.testable:
             parts.append(f"smallest effect detectable at {POWER:.0%} power: {mde:.3g}"
                          + ("" if unit in ("1", "") else f" {unit}"))
         else:
             vals = ", ".join(f"{v:.3g}" for v in c.values)
-            parts.append(f"n = {c.n} run{'s' if c.n != 1 else ''} ({vals}): too few for a test without "
-                         "per-utterance predictions")
+            parts.append(f"n = {c.n} run{'s' if c.n != 1 else ''} ({vals}): too few for a test"
+                         + (f" (and fewer than {MIN_UTTERANCES} test utterances)" if c.n_utts else
+                            " without per-utterance predictions"))
     test = c.test() + (f"; Holm over {k}" if k > 1 else "")
     return {"status": status, "n": c.n, "effect": c.effect, "ci_low": lo, "ci_high": hi, "p": float(ph[i]),
             "test": test, "unit": unit, "mde": mde, "evidence": "; ".join(parts)}
@@ -460,8 +471,9 @@ def _cells(claim: Mapping[str, Any], rows: list[dict], keys: list[str], doc: Map
                     shared = [_display(first[c]) for c in varying if c not in differ]
 
                     def side(r: Mapping[str, Any]) -> str:
-                        own = ", ".join(v for v in (_display(r[c]) for c in differ) if v)
-                        return (_display(r[by]) or ("clean" if by == "snr" else "none")) + (f" ({own})" if own else "")
+                        name = _display(r[by]) or ("clean" if by == "snr" else "none")
+                        own = ", ".join(v for v in (_display(r[c]) for c in differ) if v and v != name)
+                        return name + (f" ({own})" if own else "")
 
                     label = f"{side(first)} vs {side(other)}"
                     label += f" [{' / '.join(e for e in shared if e)}]" if any(shared) else ""
@@ -514,8 +526,10 @@ class _Bootstrap:
             if not np.isclose(full, float(row["value"]), rtol=1e-6, atol=1e-9):
                 raise ValueError(f"predictions give {metric} = {full:.6g} for the result row {dict(row)} whose value is "
                                  f"{float(row['value']):.6g}: the predictions do not belong to these results")
-            out = metrics.weighted_scores(metric, sel["y_true"].to_numpy(), sel["y_pred"].to_numpy(), self.w[:, pos])
             self.n_utts = getattr(self, "n_utts", 0) or len(sel)
+            if len(sel) >= MIN_UTTERANCES:
+                out = metrics.weighted_scores(metric, sel["y_true"].to_numpy(), sel["y_pred"].to_numpy(),
+                                              self.w[:, pos])
         self._cache[label] = out
         return out
 
@@ -729,6 +743,8 @@ def trnet_snr_coefficient(c_values: pd.DataFrame, *, method: str = "TRNet", valu
     Families: Holm.
     """
     need = {"method", "noise_type", "snr", value}
+    if c_values.empty:
+        return record(paper, claim, "untested", f"no c values of {method}")
     if not need <= set(c_values.columns):
         raise KeyError(f"trnet_snr_coefficient: c_values need columns {sorted(need)}; have {list(c_values.columns)}")
     d = c_values[(c_values["method"].map(_key) == _key(method)) & c_values["snr"].notna()].copy()
@@ -745,14 +761,15 @@ def trnet_snr_coefficient(c_values: pd.DataFrame, *, method: str = "TRNet", valu
         rises = (means.to_numpy() @ x) / (x @ x) * span
         comp = Comparison(f"{fam}: rise of mean c from {snrs[0]:g} to {snrs[-1]:g} dB", np.asarray(rises, float), "1",
                           pairs=tuple(means.index))
-        per_utt = g.groupby(["_run", "snr"]).size().max() > 1
-        if comp.n < MIN_PAIRS and comp.n and per_utt:
+        per_cell = int(g.groupby(["_run", "snr"]).size().min())
+        comp.n_utts = per_cell if per_cell > 1 else 0
+        if comp.n < MIN_PAIRS and comp.n and per_cell >= MIN_UTTERANCES:
             boots = []
             for run in means.index:
                 m = np.stack([_boot_mean(g.loc[(g["_run"] == run) & (g["snr"] == s), value].to_numpy(float),
                                          n_boot, rng) for s in snrs], 1)
                 boots.append((m @ x) / (x @ x) * span)
-            comp.boot, comp.n_utts = np.mean(boots, axis=0), int(g.groupby(["_run", "snr"]).size().mean())
+            comp.boot = np.mean(boots, axis=0)
         comps.append(comp)
     return _from_comparisons(_paper_id(paper), claim, comps, f"{method}'s mean c against the test SNR", ALPHA)
 
@@ -784,6 +801,8 @@ def trnet_alignment(embeddings: Mapping[tuple, np.ndarray], *, order: Sequence[s
             raise ValueError(f"trnet_alignment: keys are (system, snr) or (system, snr, seed, fold), got {key!r}")
         system, snr, run = key[0], float(key[1]), tuple(key[2:]) or ("run",)
         runs_.setdefault(run, {}).setdefault(system, {})[snr] = np.asarray(arr, dtype=np.float64)
+    if not runs_:
+        return record(paper, claim, "untested", "no embeddings (the t-SNE SNRs 20/10/0 dB were not tested)")
     for run, systems in runs_.items():
         for system in order:
             if system not in systems or len(systems[system]) < 2:
@@ -809,7 +828,10 @@ def trnet_alignment(embeddings: Mapping[tuple, np.ndarray], *, order: Sequence[s
     for better, worse in zip(order[:-1], order[1:]):
         vals = np.array([per_run[r][worse] - per_run[r][better] for r in runs_])
         comps.append(Comparison(f"SNR-centre spread {worse} minus {better}", vals, "1", pairs=tuple(runs_)))
-    if len(runs_) < MIN_PAIRS:
+    n_test = min(len(next(iter(sy[order[0]].values()))) for sy in runs_.values())
+    for c in comps:
+        c.n_utts = n_test
+    if len(runs_) < MIN_PAIRS and n_test >= MIN_UTTERANCES:
         boots = {c.label: [] for c in comps}
         n_utts = 0
         for run, systems in runs_.items():

@@ -274,6 +274,9 @@ def test_one_run_with_predictions_is_decided_by_the_utterance_bootstrap(toy):
     assert L.decide_claim("beats", _rows_from(close), toy, predictions=close, n_boot=500)["status"] == "inconclusive"
     rev = _predictions(0.40, 0.80, seed=4)
     assert L.decide_claim("beats", _rows_from(rev), toy, predictions=rev, n_boot=500)["status"] == "contradicted"
+    few = _predictions(0.95, 0.30, n=8, seed=5)                  # 8 utterances: too few to resample
+    rec = L.decide_claim("beats", _rows_from(few), toy, predictions=few, n_boot=200)
+    assert rec["status"] == "inconclusive" and "fewer than 20 test utterances" in rec["test"]
     # predictions that do not reproduce the stored value are refused
     with pytest.raises(ValueError, match="do not belong"):
         L.decide_claim("beats", rows.assign(value=rows.value + 0.01), toy, predictions=pred, n_boot=50)

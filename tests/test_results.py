@@ -6,9 +6,7 @@ import json
 import math
 import re
 import socket
-import warnings
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
