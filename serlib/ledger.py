@@ -121,7 +121,7 @@ RECORD_COLUMNS = (*CLAIM_FIELDS, "mde")
 CLAIM_COLUMNS = (*RECORD_COLUMNS, "notebook", "profile", "data", "data_kind")
 """Columns of :func:`collect_claims` and :func:`claims_table`."""
 DATA_KINDS = ("embedded", "real")
-_NOT_KEYS = ("value", "_row")
+_NOT_KEYS = ("value",)
 
 
 # --------------------------------------------------------------------------- one comparison
