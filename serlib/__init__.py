@@ -10,6 +10,9 @@ One concept, one module (see DESIGN.md section 3):
 - :mod:`serlib.metrics`    UAR, WAR, F1, CCC, WER, confidence intervals, tests
 - :mod:`serlib.training`   the one training loop for torch models
 - :mod:`serlib.results`    tidy results beside the papers' numbers
+- :mod:`serlib.papers`     the papers' numbers and claims (serlib/reference/*.yaml)
+- :mod:`serlib.ledger`     the claims ledger: claims decided by paired statistics
+- :mod:`serlib.report`     the README's results block and results/summary.md
 - :mod:`serlib.plots`      figures
 - :mod:`serlib.profiles`   smoke / quick / paper settings per notebook
 - :mod:`serlib.run`        the papermill batch runner

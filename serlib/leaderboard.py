@@ -15,8 +15,9 @@ clean training set, selected on the same validation speakers and tested on the s
   :class:`Fitted`, each a thin wrapper over ``serlib.models`` (see their docstrings for how each
   method was adapted to 4-class categorical SER).
 - Scores: :func:`snr_auc` (normalised area under the UAR-vs-SNR curve), :func:`auc_frame`,
-  :func:`relative_drop`, and :func:`leaderboard` (the ranked table, computed from tidy result rows
-  alone, so the README can rebuild it from ``results/10_robustness_leaderboard.csv``).
+  :func:`relative_drop`, :func:`rank_groups` and :func:`leaderboard` (the ranked table, computed
+  from tidy result rows alone, so the README can rebuild it from
+  ``results/10_robustness_leaderboard.csv``).
 
 **Area under the SNR curve.** For a method, seed and noise family with scores ``u(s_1..s_k)`` at
 SNRs ``s_1 < ... < s_k`` inside ``[lo, hi]`` (default 0-20 dB, both ends required)::
@@ -25,7 +26,15 @@ SNRs ``s_1 < ... < s_k`` inside ``[lo, hi]`` (default 0-20 dB, both ends require
 
 (the trapezoidal rule, normalised by the width), i.e. the mean UAR over the 0-20 dB band: 1 for a
 perfect classifier at every SNR, 0.25 for chance with four balanced classes. The overall AUC of a
-seed is the mean over families; the leaderboard ranks methods by the mean overall AUC over seeds.
+run (seed x fold) is the mean over families; the leaderboard orders methods by the mean overall AUC
+over runs and ranks them in groups of methods that the runs cannot tell apart:
+
+    Methods are ordered by mean AUC. Walking down that order, a method joins the current rank group
+    while it is not significantly different from the group's first method (two-sided paired t-test on
+    the per-run overall AUC, runs = seed x fold both methods have, 5 % level, Holm-adjusted over that
+    first method's comparisons with every method below it); the first method that differs opens the
+    next group. A group spanning positions 1 to 3 shows rank "1-3". With fewer than 3 paired runs no
+    test is possible, and every method shares one group (:data:`RANK_RULE`).
 
 **Cost.** ``train_seconds``: wall time of the adapter's ``fit`` (training and model selection;
 feature extraction excluded, it is cached and shared). ``speed_x_realtime``: seconds of test audio
@@ -37,6 +46,7 @@ trainable torch parameters; for random forests the number of tree nodes.
 from __future__ import annotations
 
 import time
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,7 +63,8 @@ __all__ = [
     "condition_grid", "split", "stratified", "fit_forest", "fit_edrl_mea", "fit_ladder", "fit_densenet",
     "fit_sernet", "fit_ladder_ccc", "fit", "check_methods", "evaluate", "unlabeled_condition", "timed_predict",
     "fit_trnet", "fit_joint", "trnet_loaders", "MethodSpec", "family_types",
-    "snr_auc", "auc_frame", "relative_drop", "leaderboard", "count_parameters",
+    "snr_auc", "auc_frame", "relative_drop", "leaderboard", "rank_groups", "RANK_RULE", "N_CLASSES",
+    "count_parameters",
 ]
 
 FAMILIES = ("babble", "music", "stationary", "environmental")
@@ -645,18 +656,20 @@ def snr_auc(snrs: Sequence[float], values: Sequence[float], lo: float = 0.0, hi:
 
 
 def auc_frame(df: pd.DataFrame, metric: str = "uar", lo: float = 0.0, hi: float = 20.0) -> pd.DataFrame:
-    """AUC per method, seed and family (``noise_type``) from the ``noisy`` rows of ``df`` (rows of one
-    SNR averaged first), plus ``noise_type = "all"``: the mean over families of that seed."""
+    """AUC per method, run (``seed`` and ``fold`` when the rows have one) and family (``noise_type``)
+    from the ``noisy`` rows of ``df`` (rows of one SNR averaged first), plus ``noise_type = "all"``:
+    the mean over families of that run."""
     sub = df[(df["metric"] == metric) & (df["test_condition"] == "noisy")]
     if sub.empty:
         raise ValueError(f"auc_frame: no noisy rows of metric {metric!r}")
     keys = [k for k in ("method", "attribute") if k in sub.columns and sub[k].notna().any()]
-    pts = sub.groupby([*keys, "seed", "noise_type", "snr"], dropna=False)["value"].mean().reset_index()
+    run = ["seed"] + (["fold"] if "fold" in sub.columns else [])
+    pts = sub.groupby([*keys, *run, "noise_type", "snr"], dropna=False)["value"].mean().reset_index()
     rows = []
-    for k, g in pts.groupby([*keys, "seed", "noise_type"], dropna=False):
-        rows.append({**dict(zip([*keys, "seed", "noise_type"], k)), "value": snr_auc(g["snr"], g["value"], lo, hi)})
+    for k, g in pts.groupby([*keys, *run, "noise_type"], dropna=False):
+        rows.append({**dict(zip([*keys, *run, "noise_type"], k)), "value": snr_auc(g["snr"], g["value"], lo, hi)})
     out = pd.DataFrame(rows)
-    overall = out.groupby([*keys, "seed"], dropna=False)["value"].mean().reset_index().assign(noise_type="all")
+    overall = out.groupby([*keys, *run], dropna=False)["value"].mean().reset_index().assign(noise_type="all")
     return pd.concat([out, overall], ignore_index=True)
 
 
@@ -669,24 +682,98 @@ def relative_drop(clean: float | np.ndarray, noisy: float | np.ndarray) -> float
     return float(out) if out.ndim == 0 else out
 
 
-def _cell(values: pd.Series, scale: float = 100.0, digits: int = 1) -> tuple[float, str]:
+N_CLASSES = 4
+"""Classes of the leaderboard's categorical task (angry, happy, neutral, sad): chance UAR is 1/4."""
+
+RANK_RULE = (
+    "Methods are ordered by mean AUC. Walking down that order, a method joins the current rank group while it is "
+    "not significantly different from the group's first method (two-sided paired t-test on the per-run overall AUC, "
+    "runs = seed x fold both methods have, 5 % level, Holm-adjusted over that first method's comparisons with every "
+    "method below it); the first method that differs opens the next group. A group spanning positions 1 to 3 shows "
+    "rank \"1-3\". With fewer than 3 paired runs no test is possible, and every method shares one group.")
+"""How :func:`rank_groups` forms the rank groups (quoted under the README's leaderboard)."""
+
+
+def _runs(frame: pd.DataFrame) -> list[str]:
+    return ["seed"] + (["fold"] if "fold" in frame.columns else [])
+
+
+def _cell(values: pd.Series, scale: float = 100.0, digits: int = 1, *, metric: str = "uar",
+          chance: float = float("nan")) -> tuple[float, str]:
+    """(mean, text) of one leaderboard cell from per-run values: ``m ± h`` from 3 runs on (interval
+    clipped to the metric's range), ``m (n=2: a, b)`` below; " (≤ chance)" when the interval reaches
+    chance or the mean is at or below it."""
+    from serlib.results import estimate_text
+
     vals = values.dropna().to_numpy(dtype=float)
     if len(vals) == 0:
         return float("nan"), "n/a"
     mean, half = metrics.mean_ci(vals)
-    txt = f"{scale * mean:.{digits}f}" + (f" ± {scale * half:.{digits}f}" if np.isfinite(half) else "")
+    lo, hi = metrics.clip_interval(mean - half, mean + half, metric)
+    txt = estimate_text(scale * mean, scale * float(lo), scale * float(hi), len(vals), scale * vals, digits)
+    if np.isfinite(chance) and (mean <= chance + 1e-12 or (np.isfinite(lo) and lo <= chance)):
+        txt += " (≤ chance)"
     return mean, txt
 
 
-def leaderboard(df: pd.DataFrame, metric: str = "uar") -> pd.DataFrame:
+def rank_groups(runs: pd.DataFrame, *, value: str = "value", alpha: float = 0.05) -> pd.DataFrame:
+    """Rank groups of methods from per-run scores (:data:`RANK_RULE`).
+
+    ``runs``: one row per method and run (``method``, ``seed``, optional ``fold``, ``value``).
+    Returns one row per method, best first: ``method, mean, n, group`` (1, 2, ...) and ``rank``
+    (``"1-3"`` for a group spanning positions 1 to 3, ``"4"`` for a group of one).
+    """
+    missing = [c for c in ("method", "seed", value) if c not in runs.columns]
+    if missing:
+        raise KeyError(f"rank_groups: the frame has no column(s) {missing}")
+    wide = runs.pivot_table(index=_runs(runs), columns="method", values=value, aggfunc="mean")
+    means = wide.mean().sort_values(ascending=False, kind="stable")
+    order = list(means.index)
+    group = {}
+    g, i = 0, 0
+    while i < len(order):
+        g += 1
+        leader, rest = order[i], order[i + 1:]
+        pvals = []
+        for m in rest:
+            pair = wide[[leader, m]].dropna()
+            d = (pair[leader] - pair[m]).to_numpy()
+            if len(d) < metrics.MIN_N_INTERVAL:
+                pvals.append(np.nan)
+            elif np.ptp(d) == 0:
+                pvals.append(0.0 if d[0] != 0 else 1.0)
+            else:
+                with warnings.catch_warnings():  # nearly constant differences: scipy warns, the p is still right
+                    warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)
+                    pvals.append(float(metrics.paired_t(pair[leader], pair[m])[1]))
+        adj = metrics.holm(pvals)
+        group[leader] = g
+        i += 1
+        for m, p in zip(rest, adj):
+            if np.isfinite(p) and p < alpha:
+                break
+            group[m] = g
+            i += 1
+    out = pd.DataFrame({"method": order, "mean": means.to_numpy(), "n": wide.notna().sum().reindex(order).to_numpy(),
+                        "group": [group[m] for m in order]})
+    pos = out.groupby("group")["method"].transform(lambda s: f"{s.index.min() + 1}" if len(s) == 1 else
+                                                   f"{s.index.min() + 1}-{s.index.max() + 1}")
+    return out.assign(rank=pos)
+
+
+def leaderboard(df: pd.DataFrame, metric: str = "uar", *, n_classes: int = N_CLASSES,
+                alpha: float = 0.05) -> pd.DataFrame:
     """The ranked leaderboard from tidy result rows (``method, test_condition, noise_type, snr, seed,
-    metric, value``; categorical ``metric`` rows plus the cost rows ``train_seconds``,
+    (fold,) metric, value``; categorical ``metric`` rows plus the cost rows ``train_seconds``,
     ``speed_x_realtime``, ``parameters``).
 
     Columns: rank, method, clean, AUC 0-20 dB, 0 dB (mean over families), re-recorded (mean over
-    the booth set-ups), cross-corpus, FGSM (``metric`` in %, mean ± 95 % CI over seeds, the mean
-    over conditions taken per seed), then the costs (means over seeds). Ranked by the mean overall
-    AUC (:func:`auc_frame`); the numeric AUC mean is in column ``auc`` too.
+    the booth set-ups), cross-corpus, FGSM (``metric`` in %, mean ± 95 % CI over runs = seed x fold,
+    the mean over conditions taken per run; no interval from fewer than 3 runs: the values are
+    shown; intervals clipped to [0, 100]; "(≤ chance)" marks cells at chance, 1/``n_classes``), then
+    the costs (means over runs). Ranked by the mean overall AUC (:func:`auc_frame`) in rank groups
+    (:func:`rank_groups`, :data:`RANK_RULE`); the numeric AUC mean is in column ``auc``, the group
+    number in ``group``; ``attrs["chance"]`` is the chance level.
     """
     d = df[df["metric"] == metric]
     if "attribute" in d.columns:
@@ -694,23 +781,30 @@ def leaderboard(df: pd.DataFrame, metric: str = "uar") -> pd.DataFrame:
     auc = auc_frame(d, metric)
     auc = auc[auc["noise_type"] == "all"]
     zero = d[(d["test_condition"] == "noisy") & (d["snr"] == 0)]
+    chance = metrics.chance_level(metric, n_classes)
+    run = _runs(d)
 
-    def per_seed(frame: pd.DataFrame, method: str) -> pd.Series:
-        return frame[frame["method"] == method].groupby("seed")["value"].mean()
+    def per_run(frame: pd.DataFrame, method: str) -> pd.Series:
+        return frame[frame["method"] == method].groupby([c for c in run if c in frame.columns],
+                                                        dropna=False)["value"].mean()
 
     rows = []
     for method in d["method"].unique():
         r: dict[str, Any] = {"method": method}
-        r["auc"], r["AUC 0-20 dB"] = _cell(per_seed(auc, method))
+        r["auc"], r["AUC 0-20 dB"] = _cell(per_run(auc, method), metric=metric, chance=chance)
         for col, frame in (("clean", d[d["test_condition"] == "clean"]), ("0 dB", zero),
                            ("re-recorded", d[d["test_condition"] == "rerecorded"]),
                            ("cross-corpus", d[d["test_condition"] == "xcorpus"]),
                            ("FGSM", d[d["test_condition"] == "fgsm"])):
-            r[col] = _cell(per_seed(frame, method))[1]
+            r[col] = _cell(per_run(frame, method), metric=metric, chance=chance)[1]
         for cost, digits in (("train_seconds", 1), ("speed_x_realtime", 0), ("parameters", 0)):
             c = df[(df["metric"] == cost) & (df["method"] == method)]["value"]
             r[cost] = round(float(c.mean()), digits) if len(c) else float("nan")
         rows.append(r)
-    out = pd.DataFrame(rows).sort_values("auc", ascending=False, na_position="last").reset_index(drop=True)
-    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    groups = rank_groups(auc, alpha=alpha).set_index("method")
+    out = pd.DataFrame(rows).set_index("method").loc[groups.index].reset_index()
+    out.insert(0, "rank", groups["rank"].to_numpy())
+    out.insert(len(out.columns), "group", groups["group"].to_numpy())
+    out.attrs["chance"] = chance
+    out.attrs["rule"] = RANK_RULE
     return out

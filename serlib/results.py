@@ -21,34 +21,11 @@ unit of every metric declared in the file (``"%"``, ``"1"`` or ``"dB"``). :func:
 converts ours into the paper's unit for display (``x100`` for ``"%"``) so that ours, the
 paper's and the delta (ours - paper) are read in the paper's unit.
 
-Reference files (schema, checked on load)
------------------------------------------
-``paper`` (id, short, title, citation, ...), ``metrics`` (name -> unit, higher_is_better,
-description), ``tables`` (id, caption, train_corpus, test_corpus, ... ``snrs_averaged_db``
-when the table averages over SNRs), ``rows`` (one printed number each, keys in
-:data:`ROW_KEYS` plus any of :data:`OPTIONAL_ROW_KEYS`) and ``claims`` (id, text, ``expect``,
-``support`` selectors, optional ``except`` selectors). ``snr`` is a number (dB), ``null``
-(no noise) or ``"avg"`` (the table's average over ``snrs_averaged_db``); :func:`compare`
-averages our per-SNR rows the same way before matching such a row.
-
-Claims
-------
-``expect`` is ``null`` (qualitative, e.g. a figure) or one of
-``{better: A, than: B, by: column, ignore: [...]}`` (A beats B on every comparable pair of
-rows; A and B may be lists; ``by`` defaults to ``method``) or ``{order: [v1, v2, ...],
-by: column}`` (v1 beats v2 beats ...). "Beats" follows the metric's direction (lower WER is
-better). :func:`check_claim` evaluates a claim on any tidy frame (the paper's own rows, where
-each machine-checkable claim must hold, or our results after a name ``mapping``);
-:func:`ledger_row` makes one row of the claims ledger and :func:`ledger` checks every claim.
-
-Across papers
--------------
-A run's ledger travels in its JSON (:meth:`Results.set_claims`). :func:`collect_claims` reads
-them all back and :func:`claims_table` lays every claim of the five papers against them (held /
-not held / untested, or not run; per kind of data: embedded or real). :func:`headlines_table`
-puts a few cells per paper (``reference/headlines.yaml``) beside ours through :func:`compare`.
-:func:`overview_markdown` renders both with the leaderboard (:mod:`serlib.leaderboard`) for the
-top of ``results/summary.md`` and for the README's generated block (:func:`update_readme`).
+The reference files, their schema and the claims in them: :mod:`serlib.papers` (re-exported
+here: :func:`papers`, :func:`reference`, :func:`load_reference`, :func:`claims`). A paper row
+with ``snr: avg`` is matched by :func:`compare` with our per-seed mean over the table's SNRs.
+The claims ledger (paired statistics) is :mod:`serlib.ledger`; the README block and
+``results/summary.md`` are rendered by :mod:`serlib.report`.
 """
 
 from __future__ import annotations
@@ -61,21 +38,38 @@ import os
 import platform
 import re
 import subprocess
-import sys
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from functools import lru_cache
 from importlib import metadata as _metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from serlib import paths
 from serlib.audio import atomic_write
+from serlib.papers import (  # noqa: F401  (re-exported: the tidy-results API reads the papers' files too)
+    KEY_COLUMNS,
+    LOWER_IS_BETTER,
+    METRIC_ALIASES,
+    PROPORTION_METRICS,
+    UNBOUNDED_PROPORTIONS,
+    _EXTRA_NAME,
+    _higher_is_better,
+    _is_missing,
+    _key,
+    _load_doc,
+    _metric_key,
+    _paper_id,
+    _select,
+    claims,
+    load_reference,
+    papers,
+    percent_metric,
+    reference,
+)
 
 __all__ = [
     "COLUMNS",
@@ -89,99 +83,28 @@ __all__ = [
     "compare",
     "format_comparison",
     "claims",
-    "check_claim",
-    "ledger_row",
-    "ledger",
     "collect",
-    "summary_markdown",
+    "runs",
     "percent_metric",
-    "paired_effects",
-    "collect_claims",
-    "claims_table",
-    "headlines",
-    "headlines_table",
-    "overview_markdown",
-    "runs_markdown",
-    "readme_block",
-    "update_readme",
+    "estimate_text",
+    "SUMMARY_COLUMNS",
+    "CLAIM_FIELDS",
 ]
 
 COLUMNS = ("notebook", "method", "train_condition", "test_condition", "noise_type", "snr", "seed", "metric", "value")
 """The tidy columns of every ``results/<notebook>.csv`` (extras such as ``attribute`` or ``fold`` follow)."""
-
-PROPORTION_METRICS = frozenset({"uar", "war", "accuracy", "f1", "macro_f1", "precision", "recall", "balanced_accuracy"})
-"""Metrics stored as fractions in [0, 1]."""
-
-UNBOUNDED_PROPORTIONS = frozenset({"wer", "cer"})
-"""Error rates stored as fractions that may exceed 1 (insertions)."""
-
-LOWER_IS_BETTER = frozenset({"wer", "cer", "loss", "mse", "eer"})
-"""Metrics where smaller is better (used when a reference does not say)."""
-
-METRIC_ALIASES = {"wa": "accuracy", "war": "accuracy", "acc": "accuracy", "ua": "uar", "balanced_accuracy": "uar",
-                  "f1_macro": "macro_f1"}
-"""Names that mean the same metric; :func:`compare` matches on the canonical name."""
 
 PACKAGES = ("torch", "torchaudio", "opensmile", "scikit-learn", "numpy", "pandas", "speechbrain")
 """Packages whose versions go into every run's metadata."""
 
 EMBEDDED_CORPORA = frozenset({"synthetic", "synthetic_xcorpus"})
 
-REFERENCE_DIR = Path(__file__).with_name("reference")
-
-ROW_KEYS = ("table", "method", "train_condition", "test_condition", "noise_type", "snr", "metric", "value")
-OPTIONAL_ROW_KEYS = ("corpus", "train_corpus", "attribute", "augmentation", "sd", "stated_improvement",
-                     "significant_vs", "note")
-CLAIM_KEYS = ("id", "text", "expect", "support")
-KEY_COLUMNS = ("method", "attribute", "augmentation", "train_condition", "test_condition", "noise_type", "snr",
-               "metric", "corpus", "train_corpus")
-"""Columns that identify a condition (used to pair rows in claims and to match in compare)."""
-CONDITION_COLUMNS = ("test_condition", "noise_type", "snr")
+CLAIM_FIELDS = ("paper", "claim", "text", "status", "n", "effect", "ci_low", "ci_high", "p", "test", "unit", "evidence")
+"""The fields of every claims-ledger record (:mod:`serlib.ledger`), saved by :meth:`Results.set_claims`."""
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_EXTRA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 # --------------------------------------------------------------------------- small helpers
-def _is_missing(v: Any) -> bool:
-    """None, NaN and pandas NA count as missing."""
-    if v is None:
-        return True
-    try:
-        return bool(pd.isna(v))
-    except (TypeError, ValueError):  # lists, arrays
-        return False
-
-
-def _key(v: Any) -> str:
-    """Normalise a condition value for matching: '' for missing, '%g' for numbers, lower-case text."""
-    if _is_missing(v):
-        return ""
-    if isinstance(v, (bool, np.bool_)):
-        return str(bool(v)).lower()
-    if isinstance(v, (int, float, np.integer, np.floating)):
-        return f"{float(v):g}"
-    s = str(v).strip().lower()
-    try:
-        return f"{float(s):g}"
-    except ValueError:
-        return s
-
-
-def _metric_key(v: Any) -> str:
-    k = _key(v)
-    return METRIC_ALIASES.get(k, k)
-
-
-def percent_metric(metric: str) -> bool:
-    """True for metrics stored as fractions and usually shown in % (UAR, accuracy, F1, WER, ...)."""
-    k = _metric_key(metric)
-    return k in PROPORTION_METRICS or k in UNBOUNDED_PROPORTIONS
-
-
-def _higher_is_better(metric: str) -> bool:
-    return _metric_key(metric) not in LOWER_IS_BETTER
-
-
 def _readable(path: Path) -> Path:
     """Give a file written by ``atomic_write`` (a 0600 temp file) the usual permissions (0666 & ~umask)."""
     mask = os.umask(0)
@@ -442,14 +365,16 @@ class Results:
         return meta
 
     def set_claims(self, ledger_df: pd.DataFrame) -> None:
-        """Keep this run's claims ledger (:func:`ledger` rows); :meth:`save` writes it into the JSON.
+        """Keep this run's claims ledger (records of :mod:`serlib.ledger`); :meth:`save` writes it into the JSON.
 
-        The cross-paper ledger (:func:`collect_claims`) reads it back from every results JSON.
+        Every record needs the fields :data:`CLAIM_FIELDS` (status, n, effect, interval, p, test,
+        unit, evidence). The cross-paper ledger (:func:`serlib.ledger.claims_table`) reads it back
+        from every results JSON.
         """
-        need = {"paper", "claim", "status", "evidence"}
-        if not isinstance(ledger_df, pd.DataFrame) or not need <= set(ledger_df.columns):
-            raise ValueError(f"{self.notebook}: set_claims() needs a ledger DataFrame with columns {sorted(need)} "
-                             "(from results.ledger / results.ledger_row)")
+        if not isinstance(ledger_df, pd.DataFrame) or not set(CLAIM_FIELDS) <= set(ledger_df.columns):
+            have = list(ledger_df.columns) if isinstance(ledger_df, pd.DataFrame) else type(ledger_df).__name__
+            raise ValueError(f"{self.notebook}: set_claims() needs a ledger DataFrame with the fields {list(CLAIM_FIELDS)} "
+                             f"(from serlib.ledger.decide / serlib.ledger.record), got {have}")
         self.meta["claims"] = _jsonable(ledger_df.to_dict("records"))
 
     def save(self, results_dir: str | Path | None = None) -> Path:
@@ -519,24 +444,33 @@ def _group_keys(df: pd.DataFrame, by: Sequence[str]) -> list[str]:
     return list(by)
 
 
+SUMMARY_COLUMNS = ("mean", "ci", "ci_low", "ci_high", "n", "values")
+"""The statistics columns :func:`summarize` adds after the group columns."""
+
+
 def summarize(df: pd.DataFrame, by: Sequence[str] | None = None, *, confidence: float = 0.95,
               value: str = "value") -> pd.DataFrame:
-    """Mean, CI half-width (Student-t over seeds, :func:`serlib.metrics.mean_ci`) and n per group.
+    """Mean, 95 % interval (Student t over seeds, :func:`serlib.metrics.mean_ci`) and n per group.
 
     Rows of the same seed within a group (e.g. the folds of a cross-validation) are averaged
     first, so the interval is over seeds; ``n`` is the number of seeds (rows when there is no
     ``seed`` column). ``by`` defaults to every column but ``seed``, ``fold`` and ``value``.
-    A single seed gives ``ci = nan``.
+    Columns: ``by``, then :data:`SUMMARY_COLUMNS`: ``ci`` (half-width), ``ci_low`` / ``ci_high``
+    (the interval, clipped to the metric's range when ``metric`` is a group column, e.g. UAR in
+    [0, 1], CCC in [-1, 1]; :func:`serlib.metrics.clip_interval`) and ``values`` (the per-seed
+    values, a tuple). With fewer than 3 seeds there is no t interval: ``ci``, ``ci_low`` and
+    ``ci_high`` are NaN; show the ``values`` instead.
     """
-    from serlib.metrics import mean_ci
+    from serlib.metrics import clip_interval, mean_ci
 
     if by is None:
         by = [c for c in df.columns if c not in ("seed", "fold", value)]
     by = _group_keys(df, by)
     if value not in df.columns:
         raise KeyError(f"summarize: no {value!r} column")
+    cols = [*by, *SUMMARY_COLUMNS]
     if df.empty:
-        return pd.DataFrame(columns=[*by, "mean", "ci", "n"])
+        return pd.DataFrame(columns=cols)
     work = df.copy()
     work[value] = work[value].astype(float)
     if "seed" in work.columns and "seed" not in by:
@@ -544,306 +478,15 @@ def summarize(df: pd.DataFrame, by: Sequence[str] | None = None, *, confidence: 
     out = []
     for keys, grp in work.groupby(by, dropna=False, sort=False) if by else [((), work)]:
         keys = keys if isinstance(keys, tuple) else (keys,)
+        row = dict(zip(by, keys))
         vals = grp[value].to_numpy(dtype=float)
         mean, half = mean_ci(vals, confidence=confidence)
-        out.append({**dict(zip(by, keys)), "mean": mean, "ci": half, "n": int(len(vals))})
-    return _coerce(pd.DataFrame(out, columns=[*by, "mean", "ci", "n"]))
-
-
-# --------------------------------------------------------------------------- reference files
-def papers() -> list[str]:
-    """Ids of the papers with a reference file (``1_edrl_mea``, ...; not ``headlines.yaml``)."""
-    return sorted(p.stem for p in REFERENCE_DIR.glob("*.yaml") if re.match(r"^\d+_", p.stem))
-
-
-def _paper_id(paper: str | int) -> str:
-    """Accept '3_trnet', '03_trnet', 3, '3', 'trnet' or a notebook name; return the file stem."""
-    ids = papers()
-    s = str(paper).strip().removesuffix(".yaml").removesuffix(".ipynb")
-    if s in ids:
-        return s
-    m = re.match(r"^0*(\d+)(?:_(.*))?$", s)
-    if m:
-        hits = [i for i in ids if i.split("_", 1)[0] == m.group(1)]
-        if len(hits) == 1:
-            return hits[0]
-    hits = [i for i in ids if s.lower() in i.lower()]
-    if len(hits) == 1:
-        return hits[0]
-    raise KeyError(f"no reference paper {paper!r}; available: {ids}")
-
-
-def _check_selector(sel: Any, where: str) -> None:
-    if not isinstance(sel, Mapping) or not sel:
-        raise ValueError(f"{where}: a selector must be a non-empty mapping of column -> value(s), got {sel!r}")
-    bad = [k for k in sel if k not in ROW_KEYS and k not in OPTIONAL_ROW_KEYS]
-    if bad:
-        raise ValueError(f"{where}: selector keys {bad} are not row columns")
-
-
-def _validate_reference(doc: Any, name: str) -> dict[str, Any]:
-    """Check a reference YAML against the schema; raise ValueError naming the file and entry."""
-    where = f"serlib/reference/{name}.yaml"
-    if not isinstance(doc, Mapping):
-        raise ValueError(f"{where}: top level must be a mapping")
-    for block in ("paper", "metrics", "tables", "rows", "claims"):
-        if block not in doc:
-            raise ValueError(f"{where}: missing top-level block {block!r}")
-    paper = doc["paper"]
-    for key in ("id", "short", "title", "citation", "source"):
-        if not paper.get(key):
-            raise ValueError(f"{where}: paper.{key} is missing")
-    if paper["id"] != name:
-        raise ValueError(f"{where}: paper.id {paper['id']!r} differs from the file name")
-    metrics = doc["metrics"]
-    for m, spec in metrics.items():
-        if not isinstance(spec, Mapping) or "unit" not in spec or "higher_is_better" not in spec:
-            raise ValueError(f"{where}: metrics.{m} needs 'unit' and 'higher_is_better'")
-    tables = {}
-    for t in doc["tables"]:
-        if "id" not in t or "caption" not in t:
-            raise ValueError(f"{where}: every table needs 'id' and 'caption' ({t!r})")
-        tables[str(t["id"])] = t
-    rows = doc["rows"]
-    if not rows:
-        raise ValueError(f"{where}: no rows")
-    for i, row in enumerate(rows):
-        rw = f"{where}: rows[{i}]"
-        missing = [k for k in ROW_KEYS if k not in row]
-        if missing:
-            raise ValueError(f"{rw} lacks {missing}")
-        unknown = [k for k in row if k not in ROW_KEYS and k not in OPTIONAL_ROW_KEYS]
-        if unknown:
-            raise ValueError(f"{rw} has unknown keys {unknown}; allowed extras: {OPTIONAL_ROW_KEYS}")
-        if str(row["table"]) not in tables:
-            raise ValueError(f"{rw}: table {row['table']!r} is not declared in 'tables'")
-        if row["metric"] not in metrics:
-            raise ValueError(f"{rw}: metric {row['metric']!r} is not declared in 'metrics'")
-        v = row["value"]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ValueError(f"{rw}: value must be a number, got {v!r}")
-        snr = row["snr"]
-        if not (snr is None or snr == "avg" or (isinstance(snr, (int, float)) and not isinstance(snr, bool))):
-            raise ValueError(f"{rw}: snr must be a number, null or 'avg', got {snr!r}")
-        if snr == "avg" and not tables[str(row["table"])].get("snrs_averaged_db"):
-            raise ValueError(f"{rw}: snr 'avg' but table {row['table']!r} has no snrs_averaged_db")
-        for k in ("sd", "stated_improvement"):
-            if k in row and not isinstance(row[k], (int, float)):
-                raise ValueError(f"{rw}: {k} must be a number, got {row[k]!r}")
-    keyset = [tuple(_key(r.get(k)) for k in ("table", *KEY_COLUMNS)) for r in rows]
-    dups = {k for k in keyset if keyset.count(k) > 1}
-    if dups:
-        raise ValueError(f"{where}: rows with identical table+conditions (ambiguous): {sorted(dups)[:3]}")
-    ids = [c.get("id") for c in doc["claims"]]
-    if not ids or len(set(ids)) != len(ids):
-        raise ValueError(f"{where}: claims need unique ids, got {ids}")
-    for c in doc["claims"]:
-        cw = f"{where}: claim {c.get('id')!r}"
-        missing = [k for k in CLAIM_KEYS if k not in c]
-        if missing:
-            raise ValueError(f"{cw} lacks {missing}")
-        if not isinstance(c["text"], str) or not c["text"].strip():
-            raise ValueError(f"{cw}: empty text")
-        for sel in list(c["support"]) + list(c.get("except", [])):
-            _check_selector(sel, cw)
-        exp = c["expect"]
-        if exp is not None:
-            if not isinstance(exp, Mapping) or not (("better" in exp and "than" in exp) or "order" in exp):
-                raise ValueError(f"{cw}: expect must be null, {{better, than}} or {{order}}, got {exp!r}")
-            if not c["support"]:
-                raise ValueError(f"{cw}: a machine-checkable claim needs support selectors")
-            by = exp.get("by", "method")
-            if by not in KEY_COLUMNS:
-                raise ValueError(f"{cw}: expect.by {by!r} must be one of {KEY_COLUMNS}")
-    return dict(doc)
-
-
-@lru_cache(maxsize=None)
-def _load_doc(name: str) -> dict[str, Any]:
-    path = REFERENCE_DIR / f"{name}.yaml"
-    with open(path, encoding="utf-8") as fh:
-        doc = yaml.safe_load(fh)
-    return _validate_reference(doc, name)
-
-
-def reference(paper: str | int) -> dict[str, Any]:
-    """The whole validated reference document of ``paper`` (paper, metrics, tables, rows, claims)."""
-    import copy
-
-    return copy.deepcopy(_load_doc(_paper_id(paper)))
-
-
-def load_reference(paper: str | int, *, tables: Iterable[str] | None = None) -> pd.DataFrame:
-    """The paper's printed numbers as a tidy DataFrame (one row per number, values as printed).
-
-    Columns: ``paper, table``, the condition columns, ``metric, value, unit, higher_is_better``,
-    ``sd, stated_improvement, significant_vs, corpus, train_corpus, note``. ``corpus`` /
-    ``train_corpus`` default to the table's ``test_corpus`` / ``train_corpus``. The paper
-    block is in ``df.attrs["paper"]``.
-    """
-    name = _paper_id(paper)
-    doc = _load_doc(name)
-    tabs = {str(t["id"]): t for t in doc["tables"]}
-    recs = []
-    for r in doc["rows"]:
-        t = tabs[str(r["table"])]
-        spec = doc["metrics"][r["metric"]]
-        recs.append({
-            "paper": name,
-            "table": str(r["table"]),
-            "method": r["method"],
-            "attribute": r.get("attribute"),
-            "augmentation": r.get("augmentation"),
-            "train_condition": r["train_condition"],
-            "test_condition": r["test_condition"],
-            "noise_type": r["noise_type"],
-            "snr": r["snr"],
-            "metric": r["metric"],
-            "value": float(r["value"]),
-            "unit": str(spec["unit"]),
-            "higher_is_better": bool(spec["higher_is_better"]),
-            "sd": float(r["sd"]) if "sd" in r else np.nan,
-            "stated_improvement": float(r["stated_improvement"]) if "stated_improvement" in r else np.nan,
-            "significant_vs": ",".join(r.get("significant_vs", [])) or None,
-            "corpus": r.get("corpus", t.get("test_corpus")),
-            "train_corpus": r.get("train_corpus", t.get("train_corpus")),
-            "note": r.get("note"),
-        })
-    df = pd.DataFrame(recs)
-    df["snr"] = df["snr"].astype(object).where(df["snr"].notna(), None)
-    if tables is not None:
-        wanted = {str(t) for t in tables}
-        unknown = wanted - set(tabs)
-        if unknown:
-            raise KeyError(f"{name}: no tables {sorted(unknown)}; tables are {sorted(tabs)}")
-        df = df[df["table"].isin(wanted)].reset_index(drop=True)
-    df.attrs["paper"] = dict(doc["paper"])
-    return df
-
-
-def claims(paper: str | int) -> list[dict[str, Any]]:
-    """The paper's headline claims: dicts with ``id, text, expect, support`` (and ``except``, ``caveat``)."""
-    return reference(paper)["claims"]
-
-
-# --------------------------------------------------------------------------- claims
-def _select(df: pd.DataFrame, selectors: Sequence[Mapping[str, Any]]) -> pd.Series:
-    """Boolean mask of rows matching any of ``selectors`` (a selector matches all its columns).
-
-    A selector column the frame does not have (``table`` in our results) is ignored.
-    """
-    mask = pd.Series(False, index=df.index)
-    for sel in selectors:
-        m = pd.Series(True, index=df.index)
-        for col, want in sel.items():
-            if col not in df.columns:
-                continue
-            wants = {_key(w) for w in (want if isinstance(want, (list, tuple, set)) else [want])}
-            m &= df[col].map(_key).isin(wants)
-        mask |= m
-    return mask
-
-
-def _as_list(v: Any) -> list[Any]:
-    return list(v) if isinstance(v, (list, tuple)) else [v]
-
-
-def check_claim(claim: Mapping[str, Any], df: pd.DataFrame, *, value: str | None = None,
-                mapping: Mapping[str, Any] | None = None) -> tuple[bool | None, str]:
-    """Evaluate a machine-checkable claim on a tidy frame -> ``(held, evidence)``.
-
-    ``df`` holds the condition columns and a value column (``value`` for the paper's rows or
-    raw results, ``mean`` for a :func:`summarize` output; picked automatically). Our raw rows
-    are first averaged over seeds (and folds). ``mapping`` renames our values to the paper's
-    as in :func:`compare`. Rows are chosen by the claim's ``support`` selectors minus its
-    ``except`` selectors (selector columns the frame lacks, such as ``table``, are ignored),
-    then paired on every condition column except ``by`` (and, when ``by`` is a test-condition
-    column, the other test-condition columns; plus ``expect.ignore``). ``held`` is None for a
-    qualitative claim or when no comparable pair exists.
-    """
-    exp = claim.get("expect")
-    cid = claim.get("id", "?")
-    if not exp:
-        return None, f"{cid}: qualitative claim (no numbers to check)"
-    df = _apply_mapping(df, mapping)
-    if value is None and "seed" in df.columns and "value" in df.columns:
-        # keep the claim's own selector columns (e.g. ``table``) through the average over seeds
-        selected = {col for sel in [*claim.get("support", []), *claim.get("except", [])] for col in sel}
-        keys = [c for c in KEY_COLUMNS if c in df.columns]
-        keys += sorted(c for c in selected if c in df.columns and c not in keys)
-        df = summarize(df, by=keys).rename(columns={"mean": "value"}) if keys else df
-    value = value or ("mean" if "mean" in df.columns and "value" not in df.columns else "value")
-    if value not in df.columns:
-        raise KeyError(f"check_claim: no {value!r} column in the frame")
-    sub = df[_select(df, claim.get("support", []))]
-    if claim.get("except"):
-        sub = sub[~_select(sub, claim["except"])]
-    by = exp.get("by", "method")
-    if by not in sub.columns:
-        return None, f"{cid}: no {by!r} column to compare on"
-    drop = {by, *exp.get("ignore", [])}
-    if by in CONDITION_COLUMNS:
-        drop |= set(CONDITION_COLUMNS)
-    keys = [c for c in KEY_COLUMNS if c in sub.columns and c not in drop]
-    if "order" in exp:
-        chain = [_key("" if (by == "snr" and str(v).lower() == "clean") else v) for v in exp["order"]]
-        steps = list(zip(chain[:-1], chain[1:]))
-    else:
-        steps = [(_key(a), _key(b)) for a in _as_list(exp["better"]) for b in _as_list(exp["than"])]
-    work = sub.assign(_by=sub[by].map(_key), _val=sub[value].astype(float))
-    if "metric" in work.columns:
-        work["_hib"] = work["higher_is_better"] if "higher_is_better" in work.columns else work["metric"].map(
-            _higher_is_better)
-    else:
-        work["_hib"] = True
-    n_pairs, fails = 0, []
-    groups = work.groupby([work[k].map(_key) for k in keys], sort=False) if keys else [((), work)]
-    for gkey, grp in groups:
-        hib = bool(grp["_hib"].iloc[0])
-        for a, b in steps:
-            va, vb = grp.loc[grp["_by"] == a, "_val"], grp.loc[grp["_by"] == b, "_val"]
-            for x in va:
-                for y in vb:
-                    n_pairs += 1
-                    if not (x > y if hib else x < y):
-                        label = "/".join(k for k in (gkey if isinstance(gkey, tuple) else (gkey,)) if k)
-                        fails.append(f"{a} {x:g} vs {b} {y:g} [{label}]")
-    if n_pairs == 0:
-        return None, f"{cid}: no comparable rows (support selected {len(sub)} rows)"
-    if fails:
-        shown = "; ".join(fails[:4]) + (f"; ... {len(fails) - 4} more" if len(fails) > 4 else "")
-        return False, f"{cid}: {n_pairs - len(fails)}/{n_pairs} comparisons hold; fails: {shown}"
-    return True, f"{cid}: {n_pairs}/{n_pairs} comparisons hold"
-
-
-def ledger_row(claim_id: str, held: bool | None, evidence: str, *, paper: str | int | None = None) -> dict[str, Any]:
-    """One row of the claims ledger: ``{paper, claim, text, status, evidence}``.
-
-    ``held`` is True (held), False (not held) or None (not tested / qualitative).
-    """
-    if held is not None and not isinstance(held, (bool, np.bool_)):
-        raise TypeError(f"ledger_row({claim_id!r}): held must be True, False or None, got {held!r}")
-    if not isinstance(evidence, str) or not evidence.strip():
-        raise ValueError(f"ledger_row({claim_id!r}): evidence must say what was compared")
-    row: dict[str, Any] = {"paper": None, "claim": claim_id, "text": None}
-    if paper is not None:
-        pid = _paper_id(paper)
-        found = [c for c in claims(pid) if c["id"] == claim_id]
-        if not found:
-            raise KeyError(f"{pid}: no claim {claim_id!r}; claims are {[c['id'] for c in claims(pid)]}")
-        row.update(paper=pid, text=" ".join(found[0]["text"].split()))
-    row["status"] = "untested" if held is None else ("held" if bool(held) else "not held")
-    row["evidence"] = evidence.strip()
-    return row
-
-
-def ledger(ours: pd.DataFrame, paper: str | int, *, mapping: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """Every claim of ``paper`` checked on our results (:func:`check_claim`) as ledger rows."""
-    rows = []
-    for c in claims(paper):
-        held, evidence = check_claim(c, ours, mapping=mapping)
-        rows.append(ledger_row(c["id"], held, evidence, paper=paper))
-    return pd.DataFrame(rows, columns=["paper", "claim", "text", "status", "evidence"])
+        lo, hi = mean - half, mean + half
+        if "metric" in row and not _is_missing(row["metric"]):
+            lo, hi = clip_interval(lo, hi, _metric_key(row["metric"]))
+        out.append({**row, "mean": mean, "ci": half, "ci_low": float(lo), "ci_high": float(hi),
+                    "n": int(len(vals)), "values": tuple(float(v) for v in vals)})
+    return _coerce(pd.DataFrame(out, columns=cols))
 
 
 # --------------------------------------------------------------------------- compare
@@ -893,6 +536,9 @@ def compare(
     mapping: Mapping[str, Any] | None = None,
     tables: Iterable[str] | None = None,
     confidence: float = 0.95,
+    n_classes: int | None = None,
+    class_rates: Sequence[float] | None = None,
+    positive_rate: float | None = None,
     show: bool = False,
 ) -> pd.DataFrame:
     """Our results beside the paper's: ours (mean +- CI over seeds) | paper | delta | n | data.
@@ -908,9 +554,18 @@ def compare(
     over the SNRs of that table's ``snrs_averaged_db`` that we ran (named in ``note``).
 
     Every row is kept: ``status`` is ``matched``, ``paper only`` or ``ours only``. Ours and
-    the delta (ours - paper) are in the paper's unit (``%`` -> ours x 100). The pretty table
-    is in ``df.attrs["text"]`` (:func:`format_comparison`); ``show=True`` prints it.
+    the delta (ours - paper) are in the paper's unit (``%`` -> ours x 100). ``ours_ci`` is the
+    t half-width (NaN with fewer than 3 seeds: ``ours_values`` holds the per-seed values),
+    ``ours_low`` / ``ours_high`` the interval clipped to the metric's range.
+
+    Chance: ``chance`` is :func:`serlib.metrics.chance_level` of the row's metric in the paper's
+    unit (give ``n_classes``, or ``class_rates`` / ``positive_rate`` for accuracy / binary F1;
+    CCC's is 0; NaN where unknown) and ``at_chance`` flags a cell whose interval reaches chance
+    or whose mean is at or below it (a higher-is-better metric). The pretty table is in
+    ``df.attrs["text"]`` (:func:`format_comparison`); ``show=True`` prints it.
     """
+    from serlib.metrics import bounds, chance_level
+
     pid = _paper_id(paper)
     doc = _load_doc(pid)
     ref = load_reference(pid, tables=tables)
@@ -939,7 +594,7 @@ def compare(
         ref[f"_k_{c}"] = ref[c].map(fn)
     ours["_seed"] = ours["seed"] if "seed" in ours.columns else np.arange(len(ours))
 
-    empty = pd.DataFrame(columns=[*kcols, "mean", "ci", "n", *on, "data"])
+    empty = pd.DataFrame(columns=[*kcols, *SUMMARY_COLUMNS, *on, "data"])
     is_avg = ref["_k_snr"] == "avg" if "snr" in on else pd.Series(False, index=ref.index)
     ours_sum = _ours_summary(ours, kcols, on, confidence) if len(ours) else empty
     parts = [ref[~is_avg].merge(ours_sum, on=kcols, how="outer", suffixes=("_paper", "_ours"), indicator=True)]
@@ -975,10 +630,26 @@ def compare(
         ours_mean = float(r["mean"]) * scale if has_ours else np.nan
         paper_v = float(r["value"]) if has_paper else np.nan
         snrs = r.get("_snrs")
+        try:
+            chance = chance_level(mkey, n_classes, class_rates=class_rates, positive_rate=positive_rate) * scale
+        except ValueError:  # chance needs n_classes / rates that were not given
+            chance = np.nan
+        low = float(r["ci_low"]) * scale if has_ours else np.nan
+        high = float(r["ci_high"]) * scale if has_ours else np.nan
+        lo_b, hi_b = bounds(mkey, scale=scale)
+        low, high = (min(max(low, lo_b), hi_b), max(min(high, hi_b), lo_b)) if math.isfinite(low) else (low, high)
+        hib = units.get(mkey, (None, _higher_is_better(mkey)))[1]
+        at_chance = bool(has_ours and math.isfinite(chance) and hib and (
+            ours_mean <= chance + 1e-12 or (math.isfinite(low) and low <= chance)))
         rec.update({
             "ours": ours_mean,
             "ours_ci": float(r["ci"]) * scale if has_ours else np.nan,
+            "ours_low": low,
+            "ours_high": high,
+            "ours_values": tuple(v * scale for v in r["values"]) if has_ours else (),
             "n_seeds": int(r["n"]) if has_ours else 0,
+            "chance": chance,
+            "at_chance": at_chance,
             "paper": paper_v,
             "paper_sd": float(r["sd"]) if has_paper and not _is_missing(r.get("sd")) else np.nan,
             "delta": ours_mean - paper_v if status == "matched" else np.nan,
@@ -1020,25 +691,51 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
+def estimate_text(mean: float, low: float, high: float, n: int, values: Sequence[float] = (), digits: int = 1) -> str:
+    """One estimate for a table: ``m ± h`` (n >= 3), ``m [lo, hi]`` when the interval was clipped to
+    the metric's range, ``m (n=2: a, b)`` or ``m (1 seed)`` without an interval, ``—`` when empty."""
+    if not n or mean is None or not math.isfinite(mean):
+        return "—"
+    m = _fmt(mean, digits)
+    if n >= 3 and math.isfinite(low) and math.isfinite(high):
+        if abs((mean - low) - (high - mean)) <= 0.5 * 10 ** -digits:
+            return f"{m} ± {_fmt((high - low) / 2, digits)}"
+        return f"{m} [{_fmt(low, digits)}, {_fmt(high, digits)}]"
+    if n == 1:
+        return f"{m} (1 seed)"
+    shown = list(values)[:5]
+    if shown and len(shown) == n:
+        return f"{m} (n={n}: " + ", ".join(_fmt(v, digits) for v in shown) + ")"
+    return f"{m} (n={n})"
+
+
 def format_comparison(df: pd.DataFrame, *, markdown: bool = False) -> str:
-    """Pretty table of a :func:`compare` result (plain text, or Markdown with ``markdown=True``)."""
+    """Pretty table of a :func:`compare` result (plain text, or Markdown with ``markdown=True``).
+
+    Ours: :func:`estimate_text` (no interval from fewer than 3 seeds); a cell at or below chance
+    (``at_chance``) is marked "(≤ chance)"; the chance level is a column when known.
+    """
     if df.empty:
         return "(no rows to compare)"
     cond = [c for c in ("table", "method", "attribute", "augmentation", "train_condition", "test_condition",
                         "noise_type", "snr", "corpus", "metric") if c in df.columns and df[c].notna().any()]
     digits = 3 if set(df["unit"]) <= {"1", ""} else 2
-    header = [*cond, "ours (mean ± CI)", "paper", "delta", "unit", "n", "data", "status"]
+    show_chance = "chance" in df.columns and df["chance"].notna().any()
+    header = [*cond, "ours (mean ± CI)", "paper", "delta", "unit", "n", *(["chance"] if show_chance else []),
+              "data", "status"]
     rows = []
     for _, r in df.iterrows():
-        ours = "—" if r["status"] == "paper only" else (
-            f"{_fmt(r['ours'], digits)} ± {_fmt(r['ours_ci'], digits)}" if r["n_seeds"] > 1 else
-            f"{_fmt(r['ours'], digits)} (1 seed)")
+        ours = "—" if r["status"] == "paper only" else estimate_text(
+            r["ours"], r.get("ours_low", np.nan), r.get("ours_high", np.nan), r["n_seeds"],
+            r.get("ours_values", ()) or (), digits) + (" (≤ chance)" if r.get("at_chance") else "")
         paper_s = "—" if r["status"] == "ours only" else _fmt(r["paper"], digits) + (
             f" ± {_fmt(r['paper_sd'], digits)} sd" if not _is_missing(r.get("paper_sd")) else "")
         delta = f"{r['delta']:+.{digits}f}" if not _is_missing(r["delta"]) else "—"
         data = r["data"] if not _is_missing(r["data"]) else "—"
         status = r["status"] + (f" ({r['note']})" if r.get("note") else "")
-        rows.append([*(_cell(r[c]) for c in cond), ours, paper_s, delta, r["unit"], r["n_seeds"], data, status])
+        chance = [_fmt(r["chance"], digits) if not _is_missing(r["chance"]) else "—"] if show_chance else []
+        rows.append([*(_cell(r[c]) for c in cond), ours, paper_s, delta, r["unit"], r["n_seeds"], *chance, data,
+                     status])
     if markdown:
         return _markdown(header, rows)
     cells = [[str(h) for h in header]] + [[str(v) for v in row] for row in rows]
@@ -1072,63 +769,13 @@ def collect(results_dir: str | Path | None = None) -> pd.DataFrame:
     return _coerce(pd.concat(frames, ignore_index=True, sort=False))
 
 
-def summary_markdown(df: pd.DataFrame, *, confidence: float = 0.95, results_dir: str | Path | None = None) -> str:
-    """Markdown tables of :func:`collect` output: one section per notebook, one column per metric.
-
-    Cells are mean ± CI half-width over seeds (proportions shown in %), with the number of seeds.
-    With ``results_dir`` (the folder ``df`` was collected from) the headline numbers, the
-    leaderboard and the cross-paper claims ledger (:func:`overview_markdown`) come first.
-    """
-    if df.empty:
-        return "# Results summary\n\nNo results yet: run `python -m serlib.run`.\n"
-    out = ["# Results summary", ""]
-    if results_dir is not None:
-        out += [overview_markdown(results_dir, level=2, confidence=confidence), "", "## Every result, per notebook", ""]
-    out += [f"Mean ± {int(confidence * 100)} % CI half-width over seeds (Student t); proportions (UAR, WAR, "
-            "accuracy, F1, WER) in %, CCC unitless. n = seeds. Generated by `serlib.results.summary_markdown`.", ""]
-    for nb, grp in df.groupby("notebook", sort=True):
-        profile = ", ".join(sorted({str(p) for p in grp.get("profile", pd.Series([None])).dropna()})) or "?"
-        data = ", ".join(sorted({str(d) for d in grp.get("data", pd.Series([None])).dropna()})) or "?"
-        out += [f"{'###' if results_dir is not None else '##'} {nb}", "", f"profile: {profile}; data: {data}; {len(grp)} rows", ""]
-        skip = {"notebook", "seed", "value", "metric", "fold", "profile", "data"}
-        cond = [c for c in grp.columns if c not in skip and grp[c].notna().any()]
-        s = summarize(grp, by=[*cond, "metric"], confidence=confidence)
-        metrics = list(dict.fromkeys(s["metric"]))
-        table: dict[tuple, dict[str, str]] = {}
-        nseeds: dict[tuple, int] = {}
-        for _, r in s.iterrows():
-            k = tuple(None if _is_missing(r[c]) else r[c] for c in cond)  # NaN != NaN would split rows
-            scale = 100.0 if percent_metric(r["metric"]) else 1.0
-            digits = 1 if scale == 100.0 else 3
-            ci = "" if not math.isfinite(r["ci"]) else f" ± {r['ci'] * scale:.{digits}f}"
-            table.setdefault(k, {})[r["metric"]] = f"{r['mean'] * scale:.{digits}f}{ci}"
-            nseeds[k] = max(nseeds.get(k, 0), int(r["n"]))
-        header = [*cond, *(f"{m} (%)" if percent_metric(m) else m for m in metrics), "n"]
-        rows = [[*("" if _is_missing(v) else (f"{v:g}" if isinstance(v, float) else v) for v in k),
-                 *(cells.get(m, "") for m in metrics), nseeds[k]] for k, cells in table.items()]
-        out += [_markdown(header, rows), ""]
-    return "\n".join(out)
-
-
-# --------------------------------------------------------------------------- across papers: runs, claims, headlines
-CLAIM_COLUMNS = ("paper", "claim", "text", "status", "evidence", "notebook", "profile", "data", "data_kind")
-"""Columns of :func:`collect_claims` and :func:`claims_table`."""
-
-DATA_KINDS = ("embedded", "real")
-HEADLINES_FILE = REFERENCE_DIR / "headlines.yaml"
-LEADERBOARD_NOTEBOOK = "10_robustness_leaderboard"
-README_BEGIN, README_END = "<!-- results:begin -->", "<!-- results:end -->"
-HEADLINE_COLUMNS = ("paper", "headline", "notebook", "metric", "unit", "ours", "ours_ci", "n", "paper_value", "delta",
-                    "status", "profile", "data")
-
-
-def _runs(results_dir: str | Path | None = None) -> dict[str, dict[str, Any]]:
+def runs(results_dir: str | Path | None = None) -> dict[str, dict[str, Any]]:
     """``notebook -> metadata`` of every run in the folder: a ``<notebook>.csv`` with its JSON sidecar.
 
     A sidecar that cannot be read is reported with a warning naming it, never skipped silently.
     """
     folder = Path(results_dir) if results_dir is not None else paths.results_dir()
-    runs = {}
+    found = {}
     for csv_path in sorted(folder.glob("*.csv")):
         side = csv_path.with_suffix(".json")
         if not side.is_file():
@@ -1139,385 +786,5 @@ def _runs(results_dir: str | Path | None = None) -> dict[str, dict[str, Any]]:
             warnings.warn(f"{side}: unreadable run metadata ({exc}); its claims are left out", stacklevel=3)
             continue
         if isinstance(meta, dict) and meta.get("notebook") == csv_path.stem:
-            runs[csv_path.stem] = meta
-    return runs
-
-
-def _data_kind(meta: Mapping[str, Any]) -> str:
-    """``embedded`` or ``real``: the kind of training corpus of a run (see :class:`Results`)."""
-    return (meta.get("data") or {}).get("kind") or "embedded"
-
-
-def runs_markdown(results_dir: str | Path | None = None) -> str:
-    """One line per run in ``results_dir``: notebook, profile, data, seeds, device, wall time."""
-    rows = [[nb, m.get("profile"), (m.get("data") or {}).get("label"), ", ".join(str(s) for s in m.get("seeds", [])),
-             m.get("device"), f"{float(m['wall_time_s']) / 60:.1f} min" if m.get("wall_time_s") is not None else ""]
-            for nb, m in _runs(results_dir).items()]
-    if not rows:
-        return "No runs yet."
-    return _markdown(["notebook", "profile", "data", "seeds", "device", "wall time"], rows)
-
-
-def _paper_of(notebook: str) -> str | None:
-    """The paper whose reference names ``notebook`` as its notebook (None for e.g. the leaderboard)."""
-    hits = [p for p in papers() if _load_doc(p)["paper"].get("notebook") == notebook]
-    return hits[0] if hits else None
-
-
-def _one_line(text: Any) -> str:
-    return " ".join(str(text).split()) if not _is_missing(text) else ""
-
-
-def collect_claims(results_dir: str | Path | None = None) -> pd.DataFrame:
-    """Every run's claims ledger (``"claims"`` of each ``<notebook>.json``, see :meth:`Results.set_claims`).
-
-    One row per ledger row, columns :data:`CLAIM_COLUMNS`: the ledger's ``paper, claim, text,
-    status, evidence`` plus the run's ``notebook``, ``profile``, ``data`` (its label, e.g.
-    ``synthetic (embedded)``) and ``data_kind`` (``embedded`` or ``real``). A ledger row without
-    a paper (a notebook's own extra check) is given the notebook's paper.
-    """
-    rows = []
-    for nb, meta in _runs(results_dir).items():
-        for rec in meta.get("claims") or []:
-            rows.append({
-                "paper": _paper_of(nb) if _is_missing(rec.get("paper")) else rec["paper"],
-                "claim": str(rec.get("claim")),
-                "text": _one_line(rec.get("text")),
-                "status": rec.get("status"),
-                "evidence": _one_line(rec.get("evidence")),
-                "notebook": nb,
-                "profile": meta.get("profile"),
-                "data": (meta.get("data") or {}).get("label"),
-                "data_kind": _data_kind(meta),
-            })
-    return pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
-
-
-def claims_table(results_dir: str | Path | None = None) -> pd.DataFrame:
-    """One ledger over all five papers: every claim of ``serlib/reference/*.yaml``, per kind of data.
-
-    For each paper (in order), each claim (YAML order, then any extra checks a notebook added)
-    and each kind of data (``embedded`` always, ``real`` when some run used a real corpus) one row
-    per run that checked it, with that run's ``status`` (held / not held / untested) and
-    evidence. A run of the paper's notebook that saved no ledger row for the claim gives
-    ``untested``; no run of the paper on that kind of data gives ``not run``. Columns
-    :data:`CLAIM_COLUMNS`.
-    """
-    runs = _runs(results_dir)
-    led = collect_claims(results_dir)
-    kinds = [k for k in DATA_KINDS if k == "embedded" or any(_data_kind(m) == k for m in runs.values())]
-    out = []
-    for pid in papers():
-        doc = _load_doc(pid)
-        own = doc["paper"].get("notebook")
-        texts = {c["id"]: _one_line(c["text"]) for c in doc["claims"]}
-        mine = led[led["paper"] == pid]
-        ids = list(texts) + [c for c in dict.fromkeys(mine["claim"]) if c not in texts]
-        for cid in ids:
-            for kind in kinds:
-                checked = mine[(mine["claim"] == cid) & (mine["data_kind"] == kind)]
-                base = {"paper": pid, "claim": cid, "data_kind": kind}
-                for _, r in checked.iterrows():
-                    text = texts.get(cid) or r["text"] or f"(extra check of {r['notebook']})"
-                    out.append({**r.to_dict(), **base, "text": text})
-                if len(checked):
-                    continue
-                ran = sorted(nb for nb, m in runs.items() if _data_kind(m) == kind
-                             and (nb == own or nb in set(mine["notebook"])))
-                for nb in ran:
-                    why = "its claims ledger has no row for this claim" if runs[nb].get("claims") else \
-                        "the run saved no claims ledger (Results.set_claims)"
-                    out.append({**base, "text": texts.get(cid, ""), "status": "untested", "evidence": why,
-                                "notebook": nb, "profile": runs[nb].get("profile"),
-                                "data": (runs[nb].get("data") or {}).get("label")})
-                if not ran:
-                    out.append({**base, "text": texts.get(cid, ""), "status": "not run",
-                                "evidence": f"no results of {own} on {kind} data", "notebook": own,
-                                "profile": None, "data": None})
-    return pd.DataFrame(out, columns=list(CLAIM_COLUMNS))
-
-
-@lru_cache(maxsize=None)
-def _load_headlines(path: str) -> dict[str, Any]:
-    """Read and check ``headlines.yaml``; ValueError naming the file and the entry."""
-    where = Path(path).name
-    with open(path, encoding="utf-8") as fh:
-        doc = yaml.safe_load(fh)
-    if not isinstance(doc, Mapping) or not isinstance(doc.get("papers"), Mapping):
-        raise ValueError(f"{where}: top level must hold a mapping 'papers' (paper id -> spec)")
-    for pid, spec in doc["papers"].items():
-        w = f"{where}: papers.{pid}"
-        if _paper_id(pid) != pid:
-            raise ValueError(f"{w}: use the paper id {_paper_id(pid)!r}")
-        unknown = set(spec) - {"notebook", "ours", "mapping", "match_on", "headlines"}
-        if unknown or not spec.get("notebook") or not spec.get("headlines"):
-            raise ValueError(f"{w}: needs 'notebook' and 'headlines' (optional: ours, mapping, match_on); "
-                             f"unknown keys {sorted(unknown)}")
-        ref = load_reference(pid)
-        for i, h in enumerate(spec["headlines"]):
-            if not h.get("label") or not isinstance(h.get("paper"), Mapping):
-                raise ValueError(f"{w}.headlines[{i}]: needs 'label' and a 'paper' selector of one reference row")
-            _check_selector(h["paper"], f"{w}.headlines[{i}]")
-            n = int(_select(ref, [h["paper"]]).sum())
-            if n != 1:
-                raise ValueError(f"{w}.headlines[{i}] ({h['label']!r}): the 'paper' selector matches {n} rows of "
-                                 f"serlib/reference/{pid}.yaml; it must select exactly one")
-    return dict(doc)
-
-
-def headlines(path: str | Path | None = None) -> dict[str, Any]:
-    """The headline spec (``serlib/reference/headlines.yaml``): per paper, the numbers shown in the README."""
-    return _load_headlines(str(path or HEADLINES_FILE))["papers"]
-
-
-def _headline_row(h: Mapping[str, Any], spec: Mapping[str, Any], pid: str, ours: pd.DataFrame | None,
-                  confidence: float) -> dict[str, Any]:
-    """Ours beside one reference row, through :func:`compare` (``ours`` None: not run)."""
-    ref = load_reference(pid)
-    row = ref[_select(ref, [h["paper"]])].iloc[0]
-    rec = {"paper": pid, "headline": h["label"], "notebook": spec["notebook"], "metric": row["metric"],
-           "unit": row["unit"], "ours": np.nan, "ours_ci": np.nan, "n": 0, "paper_value": float(row["value"]),
-           "delta": np.nan, "status": "not run", "profile": None, "data": None}
-    if ours is None:
-        return rec
-    rec["status"] = "no matching results"
-    sel = [s for s in (spec.get("ours"), h.get("ours")) if s]
-    if sel:
-        ours = ours[np.logical_and.reduce([_select(ours, [s]) for s in sel])]
-    if ours.empty:
-        return rec
-    cmp = compare(ours, pid, on=spec.get("match_on"), mapping=spec.get("mapping"), tables=[row["table"]],
-                  confidence=confidence)
-    on = [c for c in cmp.columns if c in KEY_COLUMNS]
-    hit = cmp[(cmp["status"] == "matched") & (cmp["paper"] == row["value"])
-              & (cmp["paper_data"].map(_key) == _key(row["corpus"]))]
-    for c in on:
-        fn = _metric_key if c == "metric" else _key
-        hit = hit[hit[c].map(fn) == fn(row[c])]
-    if len(hit):
-        m = hit.iloc[0]
-        rec.update(ours=float(m["ours"]), ours_ci=float(m["ours_ci"]), n=int(m["n_seeds"]), delta=float(m["delta"]),
-                   status="matched", data=m["data"])
-    return rec
-
-
-def headlines_table(results_dir: str | Path | None = None, *, spec_path: str | Path | None = None,
-                    confidence: float = 0.95) -> pd.DataFrame:
-    """Each paper's headline numbers (``headlines.yaml``): ours (mean ± CI over seeds, n) | paper | delta.
-
-    Ours come from ``<results_dir>/<notebook>.csv`` matched to the paper's row by
-    :func:`compare` (with the spec's ``ours`` row selector, ``mapping`` and ``match_on``, as in the
-    notebook), in the paper's unit. ``status`` is ``matched``, ``not run`` (no results file) or
-    ``no matching results`` (the run has no rows for that cell). Columns :data:`HEADLINE_COLUMNS`.
-    """
-    folder = Path(results_dir) if results_dir is not None else paths.results_dir()
-    runs = _runs(folder)
-    recs = []
-    for pid, spec in headlines(spec_path).items():
-        nb = spec["notebook"]
-        ours = read(folder / f"{nb}.csv") if nb in runs else None
-        for h in spec["headlines"]:
-            rec = _headline_row(h, spec, pid, ours, confidence)
-            if ours is not None:
-                rec["profile"] = runs[nb].get("profile")
-            recs.append(rec)
-    return pd.DataFrame(recs, columns=list(HEADLINE_COLUMNS))
-
-
-# --------------------------------------------------------------------------- overview Markdown (summary.md, README)
-def _clip(text: Any, n: int) -> str:
-    """One line of at most ``n`` characters (an ellipsis marks a cut)."""
-    s = _one_line(text)
-    return s if len(s) <= n else s[: n - 1].rstrip() + "…"
-
-
-def _ours_cell(mean: float, ci: float, n: int, unit: str) -> str:
-    digits = 3 if unit == "1" else 1
-    if n == 0 or not math.isfinite(mean):
-        return "—"
-    return f"{_fmt(mean, digits)} ± {_fmt(ci, digits)}" if n > 1 else f"{_fmt(mean, digits)} (1 seed)"
-
-
-def _run_label(profile: Any, data: Any) -> str:
-    return "—" if _is_missing(profile) else f"{profile}; {data}" if not _is_missing(data) else str(profile)
-
-
-def headlines_markdown(table: pd.DataFrame) -> str:
-    """The :func:`headlines_table` as Markdown (values in the paper's unit)."""
-    rows = []
-    for _, r in table.iterrows():
-        digits = 3 if r["unit"] == "1" else 1
-        ours = "not run" if r["status"] == "not run" else (
-            _ours_cell(r["ours"], r["ours_ci"], r["n"], r["unit"]) if r["status"] == "matched" else "no matching rows")
-        delta = f"{r['delta']:+.{digits}f}" if math.isfinite(r["delta"]) else "—"
-        unit = {"1": "", "%": "%"}.get(r["unit"], r["unit"])
-        rows.append([r["paper"], r["headline"], ours, r["n"] or "—", f"{_fmt(r['paper_value'], digits)}", delta, unit,
-                     _run_label(r["profile"], r["data"])])
-    return _markdown(["paper", "headline", "ours (mean ± 95 % CI)", "n", "paper", "delta", "unit", "run (profile; data)"],
-                     rows)
-
-
-def leaderboard_markdown(results_dir: str | Path | None = None) -> str:
-    """The robustness leaderboard rebuilt from ``results/10_robustness_leaderboard.csv``, or a note.
-
-    The table is :func:`serlib.leaderboard.leaderboard` of the tidy rows (ranked by the area
-    under the UAR-vs-SNR curve, 0-20 dB), with the run's profile and data.
-    """
-    folder = Path(results_dir) if results_dir is not None else paths.results_dir()
-    path = folder / f"{LEADERBOARD_NOTEBOOK}.csv"
-    if not path.is_file():
-        return f"Not run yet: `python -m serlib.run --only {LEADERBOARD_NOTEBOOK[:2]}` writes `results/{path.name}`."
-    from serlib import leaderboard
-
-    try:
-        table = leaderboard.leaderboard(read(path)).drop(columns=["auc"], errors="ignore")
-    except (KeyError, ValueError) as exc:
-        return f"`results/{path.name}` holds no leaderboard rows ({exc})."
-    meta = _runs(folder).get(LEADERBOARD_NOTEBOOK, {})
-    rows = [[_cell(v) for v in r] for r in table.itertuples(index=False)]
-    return (_markdown(list(table.columns), rows) + "\n\nUAR in %, mean ± 95 % CI over seeds; ranked by the area "
-            "under the UAR-vs-SNR curve (0-20 dB, mean over noise families; `serlib.leaderboard`). Run: "
-            + _run_label(meta.get("profile"), (meta.get("data") or {}).get("label")) + ".")
-
-
-def claims_markdown(table: pd.DataFrame, *, text_chars: int = 90, evidence_chars: int = 110) -> str:
-    """The :func:`claims_table`, compact (claim text and evidence clipped to one short line)."""
-    rows = [[r["paper"], r["claim"], _clip(r["text"], text_chars), r["data_kind"], f"**{r['status']}**",
-             _clip(r["evidence"], evidence_chars), r["notebook"] if _is_missing(r["profile"])
-             else f"{r['notebook']} ({r['profile']})"] for _, r in table.iterrows()]
-    return _markdown(["paper", "claim", "claim text", "data", "status", "evidence", "run"], rows)
-
-
-def overview_markdown(results_dir: str | Path | None = None, *, level: int = 2, confidence: float = 0.95) -> str:
-    """Headline numbers, the leaderboard and the cross-paper claims ledger of ``results_dir`` as Markdown.
-
-    The top of ``results/summary.md`` and the README's generated results block. Deterministic
-    (no dates), so the README can be checked against the committed results.
-    """
-    h = "#" * level
-    claims_df = claims_table(results_dir)
-    counts = claims_df.groupby("data_kind", sort=False)["status"].value_counts().unstack(fill_value=0)
-    tally = "; ".join(f"{kind} data: " + ", ".join(f"{int(n)} {s}" for s, n in row.items() if n)
-                      for kind, row in counts.iterrows())
-    return "\n".join([
-        f"{h} Headline numbers: ours | paper", "",
-        "Ours: mean ± 95 % CI half-width over seeds (n = seeds; one seed: no interval), from the run named in the last "
-        "column; paper: the paper's own number on its own corpus (IEMOCAP, MSP-Podcast, ...). Delta = ours - paper, in "
-        "the paper's unit. On the embedded corpus the delta measures the data gap, not the method: read it with the "
-        "claims below. Rows are chosen in `serlib/reference/headlines.yaml`.", "",
-        headlines_markdown(headlines_table(results_dir, confidence=confidence)), "",
-        f"{h} Robustness leaderboard (identical conditions for every method)", "",
-        leaderboard_markdown(results_dir), "",
-        f"{h} Claims ledger (all five papers)", "",
-        "Each paper's headline claims (`serlib/reference/*.yaml`) checked on our runs: held / not held / untested "
-        f"(qualitative, or nothing comparable), or not run. Tally: {tally}.", "",
-        claims_markdown(claims_df), "",
-        f"{h} The runs behind these tables", "",
-        runs_markdown(results_dir),
-    ])
-
-
-def readme_block(results_dir: str | Path | None = None) -> str:
-    """What stands between the README's results markers: :func:`overview_markdown` of ``results_dir``.
-
-    ``results_dir`` defaults to the repository's ``results/`` (the committed results), whatever
-    ``SERLIB_RESULTS`` says.
-    """
-    folder = Path(results_dir) if results_dir is not None else paths.REPO / "results"
-    return ("\n<!-- generated by `python -m serlib.run --update-readme` from results/: do not edit by hand -->\n\n"
-            + overview_markdown(folder, level=3) + "\n\n")
-
-
-def _readme_parts(text: str, where: Path) -> tuple[str, str, str]:
-    """(before, block, after) around the results markers; ValueError naming the file when they are missing."""
-    i, j = text.find(README_BEGIN), text.find(README_END)
-    if i < 0 or j < i:
-        raise ValueError(f"{where}: no {README_BEGIN} ... {README_END} markers (in that order); add them where the "
-                         "generated results belong")
-    return text[: i + len(README_BEGIN)], text[i + len(README_BEGIN): j], text[j:]
-
-
-def readme_current_block(readme: str | Path | None = None) -> str:
-    """The block now between the results markers of the README."""
-    path = Path(readme) if readme is not None else paths.REPO / "README.md"
-    return _readme_parts(path.read_text(encoding="utf-8"), path)[1]
-
-
-def update_readme(readme: str | Path | None = None, results_dir: str | Path | None = None) -> bool:
-    """Regenerate the README's results block from ``results_dir`` (:func:`readme_block`); True when it changed."""
-    path = Path(readme) if readme is not None else paths.REPO / "README.md"
-    before, old, after = _readme_parts(path.read_text(encoding="utf-8"), path)
-    new = readme_block(results_dir)
-    if new == old:
-        return False
-    atomic_write(path, lambda tmp: Path(tmp).write_text(before + new + after, encoding="utf-8"))
-    return True
-
-
-# --------------------------------------------------------------------------- paired comparison over seeds
-def paired_effects(
-    df: pd.DataFrame,
-    a: str,
-    b: str,
-    *,
-    by: Sequence[str],
-    method: str = "method",
-    value: str = "value",
-    seed: str = "seed",
-    confidence: float = 0.95,
-) -> pd.DataFrame:
-    """Seed-paired comparison of method ``a`` against method ``b`` in every group of ``by``.
-
-    Returns one row per group: the ``by`` columns, ``mean_a, ci_a, mean_b, ci_b`` (mean and CI
-    half-width over seeds), ``diff`` and ``diff_ci`` (mean and CI of the per-seed ``a - b``),
-    ``t`` and ``p`` (two-tailed paired t-test; NaN with fewer than 2 seeds or constant
-    differences) and ``n`` (seeds present for both methods). Seeds that only one method has
-    are dropped. Values stay in the frame's unit (fractions for proportions).
-    """
-    from serlib import metrics
-
-    by = list(by)
-    missing = [c for c in [*by, method, value, seed] if c not in df.columns]
-    if missing:
-        raise KeyError(f"paired_effects: the frame has no column(s) {missing}")
-    have = set(df[method].astype(str))
-    for name in (a, b):
-        if name not in have:
-            raise ValueError(f"paired_effects: no rows of method {name!r}; methods are {sorted(have)}")
-    work = df[df[method].astype(str).isin([a, b])].copy()
-    work[value] = work[value].astype(float)
-    keys = [*by, method, seed]
-    per_seed = work.groupby(keys, dropna=False, sort=False)[value].mean().reset_index()
-    wide = per_seed.pivot_table(index=[*by, seed] if by else [seed], columns=method, values=value,
-                                dropna=False).reset_index()
-    wide = wide.dropna(subset=[a, b])
-    rows = []
-    groups = wide.groupby(by, dropna=False, sort=False) if by else [((), wide)]
-    for gkey, grp in groups:
-        gkey = gkey if isinstance(gkey, tuple) else (gkey,)
-        va, vb = grp[a].to_numpy(float), grp[b].to_numpy(float)
-        d = va - vb
-        ma, ca = metrics.mean_ci(va, confidence)
-        mb, cb = metrics.mean_ci(vb, confidence)
-        md, cd = metrics.mean_ci(d, confidence)
-        if len(d) >= 2 and np.ptp(d) > 0:
-            t, p = metrics.paired_t(va, vb)
-        else:
-            t, p = np.nan, np.nan
-        rows.append({**dict(zip(by, gkey)), "mean_a": ma, "ci_a": ca, "mean_b": mb, "ci_b": cb,
-                     "diff": md, "diff_ci": cd, "t": t, "p": p, "n": int(len(d))})
-    out = pd.DataFrame(rows, columns=[*by, "mean_a", "ci_a", "mean_b", "ci_b", "diff", "diff_ci", "t", "p", "n"])
-    out.attrs.update(a=a, b=b)
-    return out
-
-
-def _main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - thin CLI
-    """``python -m serlib.results [results_dir]``: print the summary Markdown."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    folder = Path(args[0]) if args else paths.results_dir()
-    print(summary_markdown(collect(folder), results_dir=folder))
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(_main())
+            found[csv_path.stem] = meta
+    return found

@@ -16,7 +16,7 @@ Usage::
 - ``--reference`` also copies each successful run to ``runs/reference/`` without audio players and
   with large images shrunk, small enough to commit.
 - After the notebooks the README's generated results block (headline numbers, leaderboard, claims
-  ledger; :func:`serlib.results.update_readme`) is rebuilt from the repository's ``results/``;
+  ledger; :func:`serlib.report.update_readme`) is rebuilt from the repository's ``results/``;
   ``--update-readme`` alone rebuilds it and ``results/summary.md`` without running anything.
 - A notebook that fails is reported with its failing cell and error; the others still run and the
   exit code is 1.
@@ -231,11 +231,11 @@ def write_summaries(outcomes: Sequence[Outcome], out_dir: Path) -> None:
 
 def write_summary_md(folder: Path) -> None:
     """``<folder>/summary.md`` from every results file in ``folder`` (nothing when there are none)."""
-    from serlib import results
+    from serlib import report, results
 
     df = results.collect(folder)
     if len(df):
-        (folder / "summary.md").write_text(results.summary_markdown(df, results_dir=folder))
+        (folder / "summary.md").write_text(report.summary_markdown(df, results_dir=folder))
 
 
 def update_readme() -> bool | None:
@@ -244,10 +244,10 @@ def update_readme() -> bool | None:
     True if it changed, False if it was up to date, None (after printing why) if the README has
     no results markers.
     """
-    from serlib import results
+    from serlib import report
 
     try:
-        changed = results.update_readme(README, REPO_RESULTS)
+        changed = report.update_readme(README, REPO_RESULTS)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None

@@ -121,11 +121,39 @@ def test_auc_frame_and_leaderboard_ranking():
     assert a["music"] == pytest.approx(0.5) and a["all"] == pytest.approx(0.5)
     table = lb.leaderboard(df)
     assert table["method"].tolist() == ["A", "B"]                            # A: AUC 0.5 > B: 0.4
-    assert table["rank"].tolist() == [1, 2]
-    assert table.loc[0, "clean"] == "70.0 ± 0.0" and table.loc[1, "clean"] == "80.0 ± 0.0"
+    assert table["rank"].tolist() == ["1-2", "1-2"]                          # 2 seeds: no test, one group
+    assert table.loc[0, "clean"] == "70.0 (n=2: 70.0, 70.0)" and table.loc[1, "clean"] == "80.0 (n=2: 80.0, 80.0)"
     assert table.loc[0, "0 dB"].startswith("40.0")                          # mean of 0.3 and 0.5
     assert table.loc[0, "cross-corpus"].startswith("40.0") and table.loc[0, "FGSM"] == "n/a"
+    assert table.loc[1, "FGSM"].endswith("(≤ chance)")                      # 10 % UAR on 4 classes
     assert table.loc[0, "train_seconds"] == 12.0 and np.isnan(table.loc[1, "train_seconds"])
+    assert table.attrs["chance"] == 0.25
+
+
+def _auc_runs(means, n=5, sd=0.01, folds=1):
+    """Per-run AUCs whose mean per method is exactly ``means[method]`` (run-to-run noise sd ``sd``)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for m, mu in means.items():
+        z = rng.normal(0, sd, n * folds)
+        z -= z.mean()
+        rows += [{"method": m, "seed": i // folds, "fold": i % folds, "value": mu + z[i]} for i in range(n * folds)]
+    return pd.DataFrame(rows)
+
+
+def test_rank_groups_share_ranks_until_a_significant_difference():
+    g = lb.rank_groups(_auc_runs({"A": 0.60, "B": 0.598, "C": 0.50, "D": 0.499, "E": 0.30}))
+    assert g["method"].tolist() == ["A", "B", "C", "D", "E"]
+    assert g["rank"].tolist() == ["1-2", "1-2", "3-4", "3-4", "5"] and g["group"].tolist() == [1, 1, 2, 2, 3]
+    assert (g["n"] == 5).all()
+    assert lb.rank_groups(_auc_runs({"A": 0.6, "B": 0.5}, n=2))["rank"].tolist() == ["1-2", "1-2"]  # no test
+    folds = lb.rank_groups(_auc_runs({"A": 0.6, "B": 0.5}, n=2, folds=2))     # 2 seeds x 2 folds = 4 runs
+    assert folds["rank"].tolist() == ["1", "2"] and (folds["n"] == 4).all()
+    # Holm: five near-ties with the leader stay in its group although one raw p may be small
+    many = lb.rank_groups(_auc_runs({k: 0.5 + 0.001 * i for i, k in enumerate("ABCDEF")}, n=4, sd=0.02))
+    assert set(many["rank"]) == {"1-6"}
+    with pytest.raises(KeyError, match="seed"):
+        lb.rank_groups(pd.DataFrame({"method": ["A"], "value": [0.5]}))
 
 
 # --------------------------------------------------------------------------- adapters

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from scipy import stats
@@ -136,6 +137,90 @@ def test_mean_ci_student_t_hand_computed():
 def test_mean_ci_single_value_has_nan_half_width():
     mean, half = M.mean_ci([0.7])
     assert mean == pytest.approx(0.7) and np.isnan(half)
+
+
+def test_mean_ci_gives_no_t_interval_from_two_values():
+    # with 2 values t(0.975, 1) = 12.7: an interval as wide as UAR's range; none is reported
+    mean, half = M.mean_ci([0.45, 0.55])
+    assert mean == pytest.approx(0.5) and np.isnan(half)
+    assert M.mean_ci([0.45, 0.55], min_n=2)[1] == pytest.approx(12.706205 * 0.05, rel=1e-6)
+    with pytest.raises(ValueError, match="min_n"):
+        M.mean_ci([1, 2, 3], min_n=1)
+
+
+def test_holm_hand_computed():
+    adj = M.holm([0.01, 0.04, 0.03, 0.5])
+    # sorted 0.01, 0.03, 0.04, 0.5 -> 4*0.01, 3*0.03, max(0.09, 2*0.04), max(0.09, 0.5)
+    assert adj.tolist() == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    assert M.holm([0.3, 0.6]).tolist() == pytest.approx([0.6, 0.6])
+    nan = M.holm([0.01, float("nan"), 0.02])
+    assert np.isnan(nan[1]) and nan[[0, 2]].tolist() == pytest.approx([0.02, 0.02])
+    assert M.holm([0.9, 0.8, 0.7]).max() <= 1.0
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        M.holm([1.5])
+
+
+def test_bounds_and_clip_interval():
+    assert M.bounds("uar") == (0.0, 1.0) and M.bounds("UA", scale=100) == (0.0, 100.0)
+    assert M.bounds("ccc") == (-1.0, 1.0) and M.bounds("wer")[1] == np.inf and M.bounds("loss")[0] == -np.inf
+    lo, hi = M.clip_interval(np.array([-0.1, 0.2]), np.array([0.5, 1.3]), "uar")
+    assert lo.tolist() == [0.0, 0.2] and hi.tolist() == [0.5, 1.0]
+    assert M.clip_interval(-1.4, 1.2, "ccc") == (-1.0, 1.0)
+    assert M.clip_interval(90.0, 108.0, "accuracy", scale=100)[1] == 100.0
+
+
+def test_chance_levels():
+    assert M.chance_level("uar", 4) == 0.25 and M.chance_level("macro_f1", 2) == 0.5
+    assert M.chance_level("accuracy", 4) == 0.25
+    assert M.chance_level("accuracy", class_rates=[0.5, 0.3, 0.2]) == 0.5     # always the majority class
+    assert M.chance_level("f1", positive_rate=0.4) == pytest.approx(0.8 / 1.4)
+    assert M.chance_level("ccc") == 0.0 and np.isnan(M.chance_level("wer"))
+    # an input-independent classifier really scores these: always predicting the positive class
+    y = np.array([1] * 40 + [0] * 60)
+    assert M.f1(y, np.ones(100, int)) == pytest.approx(M.chance_level("f1", positive_rate=0.4))
+    assert M.uar(y, np.ones(100, int)) == pytest.approx(M.chance_level("uar", 2))
+    with pytest.raises(ValueError, match="n_classes"):
+        M.chance_level("uar")
+    with pytest.raises(ValueError, match="positive_rate"):
+        M.chance_level("f1")
+    with pytest.raises(ValueError, match="class_rates"):
+        M.chance_level("accuracy", class_rates=[0.5, 0.2])
+
+
+def test_single_class_flags_constant_predictors():
+    pred = pd.DataFrame({"method": ["A"] * 4 + ["B"] * 4, "seed": 0,
+                         "y_pred": ["sad"] * 4 + ["sad", "angry", "sad", "happy"]})
+    flagged = M.single_class(pred, ["method", "seed"])
+    assert flagged.to_dict("records") == [{"method": "A", "seed": 0, "predicted": "sad", "n": 4}]
+    assert M.single_class(pred[pred.method == "B"], ["method"]).empty
+    with pytest.raises(KeyError, match="y_pred"):
+        M.single_class(pred.drop(columns="y_pred"), ["method"])
+
+
+def test_weighted_scores_equal_the_metrics_and_score_resamples():
+    rng = np.random.default_rng(1)
+    t = rng.choice(["a", "b", "c"], 60)
+    p = np.where(rng.random(60) < 0.6, t, rng.choice(["a", "b", "c"], 60))
+    ones = np.ones((1, 60))
+    assert M.weighted_scores("uar", t, p, ones)[0] == pytest.approx(M.uar(t, p))
+    assert M.weighted_scores("war", t, p, ones)[0] == pytest.approx(M.war(t, p))
+    assert M.weighted_scores("macro_f1", t, p, ones)[0] == pytest.approx(M.macro_f1(t, p))
+    x, y = rng.normal(size=60), rng.normal(size=60)
+    assert M.weighted_scores("ccc", x, x + y, ones)[0] == pytest.approx(M.ccc(x, x + y))
+    refs, hyps = ["the cat sat", "a dog", "hello world again"], ["the cat sit", "a dog barks", "hello"]
+    assert M.weighted_scores("wer", refs, hyps, np.ones((1, 3)))[0] == pytest.approx(M.wer(refs, hyps))
+    # a resample scores what the resampled items score: counts (2, 0, 1) = items [0, 0, 2]
+    w = np.array([[2.0, 0.0, 1.0]])
+    assert M.weighted_scores("wer", refs, hyps, w)[0] == pytest.approx(M.wer([refs[0], refs[0], refs[2]],
+                                                                            [hyps[0], hyps[0], hyps[2]]))
+    idx = rng.integers(0, 60, 60)
+    counts = np.bincount(idx, minlength=60)[None, :].astype(float)
+    assert M.weighted_scores("uar", t, p, counts)[0] == pytest.approx(M.uar(t[idx], p[idx]))
+    boots = M.weighted_scores("uar", t, p, M.bootstrap_weights(60, 300, 0))
+    assert boots.shape == (300,) and 0.3 < boots.mean() < 0.9 and boots.std() > 0
+    assert (M.bootstrap_weights(60, 5, 0).sum(1) == 60).all()
+    with pytest.raises(ValueError, match="no utterance bootstrap"):
+        M.weighted_scores("f1", t, p, ones)
 
 
 def test_mean_ci_bad_input():

@@ -1,4 +1,4 @@
-"""Unit tests of serlib.results.paired_effects (seed-paired comparison of two methods)."""
+"""Unit tests of serlib.ledger.paired_effects (seed-paired comparison of two methods)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from serlib.results import paired_effects
+from serlib.ledger import paired_effects
 
 
 def _frame():

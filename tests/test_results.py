@@ -6,15 +6,14 @@ import json
 import math
 import re
 import socket
-import warnings
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
+from serlib import papers as P
 from serlib import paths
 from serlib import results as R
 
@@ -161,7 +160,7 @@ def test_summarize_mean_ci_over_seeds():
     b = s[s["method"] == "b"].iloc[0]
     assert b["n"] == 1 and b["mean"] == pytest.approx(0.3) and math.isnan(b["ci"])
     default = R.summarize(df)  # by = every column but seed / fold / value
-    assert list(default.columns) == ["method", "metric", "mean", "ci", "n"]
+    assert list(default.columns) == ["method", "metric", "mean", "ci", "ci_low", "ci_high", "n", "values"]
     with pytest.raises(KeyError, match="nope"):
         R.summarize(df, by=["nope"])
 
@@ -181,65 +180,6 @@ def test_reference_file_schema(paper):
     assert cl and all(c["id"] and c["text"].strip() for c in cl)
     assert any(c["expect"] for c in cl), "at least one claim must be machine-checkable"
     assert doc["paper"]["notebook"].lstrip("0") == paper
-
-
-@pytest.mark.parametrize("paper", R.papers())
-def test_machine_checkable_claims_hold_on_the_papers_numbers(paper):
-    """Each encoded claim must hold on the paper's own rows, and break when its support is flipped."""
-    ref = R.load_reference(paper)
-    for claim in R.claims(paper):
-        held, evidence = R.check_claim(claim, ref)
-        if claim["expect"] is None:
-            assert held is None
-            continue
-        assert held is True, evidence
-        # negative control: flipping the sign of every value reverses every comparison
-        flipped, ev2 = R.check_claim(claim, ref.assign(value=-ref["value"]))
-        assert flipped is False, ev2
-
-
-def test_check_claim_reports_failures_and_lower_is_better():
-    df = pd.DataFrame({"method": ["A", "B", "A", "B"], "metric": ["wer", "wer", "uar", "uar"],
-                       "test_condition": "clean", "value": [0.2, 0.3, 0.5, 0.6]})
-    claim = {"id": "x", "expect": {"better": "A", "than": "B"}, "support": [{"test_condition": "clean"}]}
-    held, ev = R.check_claim(claim, df)
-    assert held is False and "1/2" in ev and "uar" in ev  # WER: lower wins (held); UAR: A lower (fails)
-    assert R.check_claim({**claim, "support": [{"metric": "wer"}]}, df)[0] is True
-    assert R.check_claim({**claim, "support": [{"metric": "ccc"}]}, df)[0] is None
-    assert R.check_claim({"id": "q", "expect": None, "support": []}, df)[0] is None
-
-
-def test_check_claim_keeps_its_table_selector_on_seeded_rows():
-    """Our rows carrying a `table` column: a Table-1 claim must not pool Table-2 rows."""
-    rows = []
-    for seed in range(3):
-        for table, gain in (("1", 0.05), ("2", -0.20)):  # A wins in table 1, loses badly in table 2
-            rows += [{"table": table, "method": "A", "metric": "f1", "seed": seed, "value": 0.6 + gain},
-                     {"table": table, "method": "B", "metric": "f1", "seed": seed, "value": 0.6}]
-    claim = {"id": "t1", "expect": {"better": "A", "than": "B"}, "support": [{"table": "1"}]}
-    held, ev = R.check_claim(claim, pd.DataFrame(rows))
-    assert held is True, ev
-    assert R.check_claim({**claim, "support": [{"table": "2"}]}, pd.DataFrame(rows))[0] is False
-
-
-def test_check_claim_on_our_results_with_mapping():
-    """The leaderboard path: our raw rows (seeds, no `table` column) against a paper's claim."""
-    claim = next(c for c in R.claims("3_trnet") if c["id"] == "c6")  # w/o L_low beats w/o L_high
-    res = R.Results("03_trnet", "smoke")
-    for seed in range(3):
-        for cond in ({}, {"test_condition": "noisy", "noise_type": "esc", "snr": 5}):
-            res.add("no_low", "uar", 0.55 + 0.01 * seed, seed=seed, **cond)
-            res.add("no_high", "uar", 0.53 + 0.01 * seed, seed=seed, **cond)
-    mapping = {"no_low": "TRNet w/o L_low", "no_high": "TRNet w/o L_high"}
-    held, ev = R.check_claim(claim, res.frame(), mapping=mapping)
-    assert held is True and "2/2" in ev  # seeds averaged first: one comparison per condition
-    held, ev = R.check_claim(claim, res.frame(), mapping={"no_low": "TRNet w/o L_high", "no_high": "TRNet w/o L_low"})
-    assert held is False and "0/2" in ev
-    assert R.check_claim(claim, res.frame())[0] is None  # unmapped names: nothing comparable
-    led = R.ledger(res.frame(), "3_trnet", mapping=mapping)
-    assert list(led["claim"]) == [c["id"] for c in R.claims("3_trnet")]
-    assert led.set_index("claim").loc["c6", "status"] == "held"
-    assert led.set_index("claim").loc["c7", "status"] == "untested"  # qualitative (figure)
 
 
 def test_stated_improvements_match_the_tables():
@@ -350,13 +290,13 @@ def test_reference_numbers_match_the_paper_text(paper):
 
 
 def test_validation_errors_name_the_problem(tmp_path, monkeypatch):
-    good = yaml.safe_load((R.REFERENCE_DIR / "3_trnet.yaml").read_text())
-    monkeypatch.setattr(R, "REFERENCE_DIR", tmp_path)
-    R._load_doc.cache_clear()
+    good = yaml.safe_load((P.REFERENCE_DIR / "3_trnet.yaml").read_text())
+    monkeypatch.setattr(P, "REFERENCE_DIR", tmp_path)
+    P._load_doc.cache_clear()
 
     def check(doc, match):
         (tmp_path / "3_trnet.yaml").write_text(yaml.safe_dump(doc))
-        R._load_doc.cache_clear()
+        P._load_doc.cache_clear()
         with pytest.raises(ValueError, match=match):
             R.load_reference("3_trnet")
 
@@ -375,8 +315,16 @@ def test_validation_errors_name_the_problem(tmp_path, monkeypatch):
         check(bad, "expect must be")
         bad = copy.deepcopy(good); del bad["claims"]
         check(bad, "claims")
+        bad = copy.deepcopy(good); bad["claims"][0]["size"] = [9, 7]
+        check(bad, "size must be")
+        bad = copy.deepcopy(good); bad["claims"][0]["aggregate"] = "mean"
+        check(bad, "aggregate must be")
+        bad = copy.deepcopy(good); bad["claims"][0]["colour"] = "red"
+        check(bad, "unknown keys")
+        bad = copy.deepcopy(good); bad["claims"][0]["expect"]["ignore"] = "train_condition"
+        check(bad, "ignore must be a list")
     finally:
-        R._load_doc.cache_clear()
+        P._load_doc.cache_clear()
 
 
 def test_paper_ids_resolve():
@@ -416,10 +364,10 @@ TOY_REF = {
 @pytest.fixture
 def toy_reference(tmp_path, monkeypatch):
     (tmp_path / "9_toy.yaml").write_text(yaml.safe_dump(TOY_REF, sort_keys=False))
-    monkeypatch.setattr(R, "REFERENCE_DIR", tmp_path)
-    R._load_doc.cache_clear()
+    monkeypatch.setattr(P, "REFERENCE_DIR", tmp_path)
+    P._load_doc.cache_clear()
     yield "9_toy"
-    R._load_doc.cache_clear()
+    P._load_doc.cache_clear()
 
 
 def _toy_ours() -> pd.DataFrame:
@@ -498,242 +446,64 @@ def test_compare_against_a_real_reference_with_per_column_mapping():
     assert m.loc["noisy", "note"] == "ours averaged over 0,5,10,15,20 dB"
 
 
-# --------------------------------------------------------------------------- claims ledger
-def test_ledger_row():
-    row = R.ledger_row("c3", True, "DLN > LN at 10/5/0 dB (3/3)", paper="02_decoupled_ladder")
-    assert row["paper"] == "2_decoupled_ladder" and row["status"] == "held" and row["text"].startswith("The decoupled")
-    assert R.ledger_row("c1", False, "ours: 0.51 < 0.55")["status"] == "not held"
-    assert R.ledger_row("c1", None, "needs the real corpus")["status"] == "untested"
-    assert R.ledger_row("c1", np.bool_(True), "x")["status"] == "held"
-    with pytest.raises(TypeError):
-        R.ledger_row("c1", "yes", "x")
-    with pytest.raises(ValueError):
-        R.ledger_row("c1", True, "  ")
-    with pytest.raises(KeyError, match="c99"):
-        R.ledger_row("c99", True, "x", paper=1)
-
-
-# --------------------------------------------------------------------------- collect / summary
-def test_collect_and_summary_markdown(tmp_data):
+# --------------------------------------------------------------------------- collect
+def test_collect_reads_every_results_file_and_names_the_odd_one(tmp_data):
     _toy_results("01_a", "quick").save()
     res = R.Results("02_b", "paper", data={"corpus": "iemocap", "corpus_root": "/x"})
     res.add("svm", "wer", 0.25, seed=0)
-    res.add("svm", "wer", 0.35, seed=1)
     res.save()
     (paths.results_dir() / "notes.csv").write_text("a,b\n1,2\n")
     with pytest.warns(UserWarning, match="notes.csv"):
         df = R.collect()
-    assert set(df["notebook"]) == {"01_a", "02_b"}
-    assert set(df["profile"]) == {"quick", "paper"}
-    md = R.summary_markdown(df)
-    assert "## 01_a" in md and "## 02_b" in md and "profile: quick" in md and "iemocap (real)" in md
-    assert "| uar (%) | ccc | n |" in md and "| wer (%) | n |" in md
-    assert "61.0 ±" in md  # clean UAR 0.60 / 0.62 -> 61.0 %
-    assert "30.0 ±" in md  # WER 0.25 / 0.35 -> 30.0 %
-    empty = R.collect(paths.results_dir() / "nothing_here")
-    assert empty.empty and "No results yet" in R.summary_markdown(empty)
+    assert set(df["notebook"]) == {"01_a", "02_b"} and set(df["profile"]) == {"quick", "paper"}
+    assert R.collect(paths.results_dir() / "nothing_here").empty
+    assert set(R.runs(paths.results_dir())) == {"01_a", "02_b"}
 
 
-def test_summary_markdown_keeps_metrics_of_a_clean_row_together():
-    """Rows whose condition columns are missing (clean: no noise type, no SNR) form one table row."""
-    res = R.Results("99_summary", "smoke")
-    for seed in range(2):
-        res.add("A", "uar", 0.6, seed=seed)
-        res.add("A", "war", 0.7, seed=seed)
-        res.add("A", "uar", 0.5, seed=seed, test_condition="noisy", noise_type="babble", snr=0)
-    md = R.summary_markdown(res.frame().assign(profile="smoke"))
-    body = [line for line in md.splitlines() if line.startswith("| A ")]
-    assert len(body) == 2, md
+# --------------------------------------------------------------------------- intervals, chance, selectors
+def test_summarize_gives_no_t_interval_from_two_seeds_and_shows_the_values():
+    df = pd.DataFrame({"method": "a", "metric": "uar", "seed": [0, 1], "value": [0.40, 0.60]})
+    s = R.summarize(df, by=["method", "metric"]).iloc[0]
+    assert s["n"] == 2 and s["mean"] == pytest.approx(0.5) and s["values"] == (0.4, 0.6)
+    assert math.isnan(s["ci"]) and math.isnan(s["ci_low"]) and math.isnan(s["ci_high"])
+    assert R.estimate_text(50.0, np.nan, np.nan, 2, (40.0, 60.0)) == "50.0 (n=2: 40.0, 60.0)"
+    assert R.estimate_text(50.0, np.nan, np.nan, 1, (50.0,)) == "50.0 (1 seed)"
 
 
-def test_set_claims_stores_ledger_in_json(tmp_path):
-    res = R.Results("03_trnet", "smoke")
-    res.add("TRNet", "uar", 0.5, seed=0)
-    led = pd.DataFrame([R.ledger_row("c4", False, "TRNet 50.0 < Baseline-c 55.0", paper=3)])
-    res.set_claims(led)
-    res.save(tmp_path)
-    meta = R.read_metadata(tmp_path / "03_trnet.csv")
-    assert meta["claims"][0]["claim"] == "c4" and meta["claims"][0]["status"] == "not held"
-    with pytest.raises(ValueError, match="set_claims"):
-        res.set_claims(pd.DataFrame({"x": [1]}))
+def test_a_uar_interval_never_leaves_its_range():
+    df = pd.DataFrame({"method": "a", "metric": "uar", "seed": range(3), "value": [0.999, 0.90, 1.0]})
+    s = R.summarize(df, by=["method", "metric"]).iloc[0]
+    assert s["mean"] + s["ci"] > 1.0                      # the t interval would leave [0, 1] ...
+    assert s["ci_high"] == 1.0 and 0.0 <= s["ci_low"] < s["mean"]   # ... the reported one does not
+    assert R.estimate_text(100 * s["mean"], 100 * s["ci_low"], 100 * s["ci_high"], 3).endswith(", 100.0]")
+    low = R.summarize(df.assign(value=[0.001, 0.10, 0.0]), by=["method", "metric"]).iloc[0]
+    assert low["ci_low"] == 0.0
+    ccc = R.summarize(df.assign(metric="ccc", value=[-0.999, -0.9, -1.0]), by=["method", "metric"]).iloc[0]
+    assert ccc["ci_low"] == -1.0
+    free = R.summarize(df.assign(metric="loss", value=[0.999, 0.9, 1.0]), by=["method", "metric"]).iloc[0]
+    assert free["ci_high"] > 1.0                          # an unbounded metric is not clipped
 
 
-# --------------------------------------------------------------------------- across papers: claims ledger, headlines
-def _run_with_claims(folder, notebook, paper, statuses, *, data=None, profile="quick", extra=()):
-    """Save a tiny run of ``notebook`` whose ledger gives ``statuses`` ({claim: True/False/None})."""
-    res = R.Results(notebook, profile, data=data)
-    res.add("m", "uar", 0.5, seed=0)
-    if statuses is not None:
-        rows = [R.ledger_row(cid, held, f"{cid}: evidence of {notebook}", paper=paper) for cid, held in statuses.items()]
-        rows += [R.ledger_row(cid, held, f"{cid}: extra check") for cid, held in extra]
-        res.set_claims(pd.DataFrame(rows))
-    res.save(folder)
+def test_compare_marks_chance_and_clips_the_interval(toy_reference):
+    res = R.Results("09_toy", "smoke")
+    for seed, v in enumerate((0.26, 0.22, 0.27)):
+        res.add("m1", "uar", v, seed=seed)                # a 4-class model at chance
+    for seed, v in enumerate((0.999, 0.90, 1.0)):
+        res.add("m1", "uar", v, seed=seed, test_condition="noisy", noise_type="babble", snr=5)
+    out = R.compare(res.frame(), toy_reference, mapping={"m1": "M1"}, n_classes=4)
+    m = out[(out.status == "matched") & (out.metric == "uar")]
+    clean = m[m.test_condition == "clean"].iloc[0]
+    noisy = m[(m.test_condition == "noisy") & (m.snr == 5)].iloc[0]
+    assert clean["chance"] == pytest.approx(25.0) and bool(clean["at_chance"])
+    assert not noisy["at_chance"] and noisy["ours_high"] == pytest.approx(100.0) and noisy["ours_ci"] > 5
+    assert "(≤ chance)" in out.attrs["text"] and "chance" in out.attrs["text"].splitlines()[0]
+    plain = R.compare(res.frame(), toy_reference, mapping={"m1": "M1"})
+    assert plain.loc[plain.metric == "uar", "chance"].isna().all()          # UAR's chance needs n_classes
+    assert (plain.loc[plain.metric == "ccc", "chance"] == 0).all()           # CCC's is 0
 
 
-def test_collect_claims_reads_every_json(tmp_path):
-    _run_with_claims(tmp_path, "01_edrl_mea", 1, {"c1": True, "c2": False}, extra=[("own-check", True)])
-    _run_with_claims(tmp_path, "05_densenet_highway", 5, {"c1": None}, data={"corpus": "iemocap", "corpus_root": "/x"})
-    (tmp_path / "notes.json").write_text("{}")           # not a run: no CSV beside it
-    led = R.collect_claims(tmp_path)
-    assert list(led.columns) == list(R.CLAIM_COLUMNS) and len(led) == 4
-    one = led[led.notebook == "01_edrl_mea"].set_index("claim")
-    assert one.loc["c1", "status"] == "held" and one.loc["c2", "status"] == "not held"
-    assert one.loc["own-check", "paper"] == "1_edrl_mea"  # a ledger row without a paper takes the notebook's
-    assert set(one["data_kind"]) == {"embedded"} and set(one["profile"]) == {"quick"}
-    five = led[led.notebook == "05_densenet_highway"].iloc[0]
-    assert five["status"] == "untested" and five["data_kind"] == "real" and five["data"].startswith("iemocap (real)")
-    assert R.collect_claims(tmp_path / "empty").empty
-
-
-def test_claims_table_marks_held_not_held_untested_not_run_per_data(tmp_path):
-    _run_with_claims(tmp_path, "01_edrl_mea", 1, {"c1": True, "c2": False, "c5": None})
-    _run_with_claims(tmp_path, "02_decoupled_ladder", 2, None)                        # ran, saved no ledger
-    _run_with_claims(tmp_path, "05_densenet_highway", 5, {"c2": True}, data={"corpus": "iemocap"})
-    t = R.claims_table(tmp_path)
-    n_claims = {p: len(R.claims(p)) for p in R.papers()}
-    assert set(t["data_kind"]) == {"embedded", "real"}  # a real run adds the real-data rows
-    assert len(t) == 2 * sum(n_claims.values())
-    st = t.set_index(["paper", "claim", "data_kind"])["status"]
-    assert st["1_edrl_mea", "c1", "embedded"] == "held"
-    assert st["1_edrl_mea", "c2", "embedded"] == "not held"
-    assert st["1_edrl_mea", "c5", "embedded"] == "untested"
-    assert st["1_edrl_mea", "c3", "embedded"] == "untested"   # the run's ledger has no row for it
-    assert st["1_edrl_mea", "c1", "real"] == "not run"        # paper 1 never ran on real data
-    assert st["2_decoupled_ladder", "c1", "embedded"] == "untested"
-    assert "no claims ledger" in t.set_index(["paper", "claim", "data_kind"]).loc[
-        ("2_decoupled_ladder", "c1", "embedded"), "evidence"]
-    assert st["5_densenet_highway", "c2", "real"] == "held"
-    assert st["5_densenet_highway", "c2", "embedded"] == "not run"
-    assert (t[t.paper == "3_trnet"]["status"] == "not run").all()
-    # claims keep the YAML order, text from the reference
-    assert list(t[(t.paper == "3_trnet") & (t.data_kind == "embedded")]["claim"]) == [c["id"] for c in R.claims(3)]
-    md = R.claims_markdown(t)
-    assert "**held**" in md and "**not run**" in md and "| real |" in md
-    # embedded only: no real rows
-    only = R.claims_table(tmp_path / "nothing")
-    assert set(only["data_kind"]) == {"embedded"} and set(only["status"]) == {"not run"}
-
-
-TOY_HEADLINES = {"papers": {"9_toy": {
-    "notebook": "09_toy", "ours": {"metric": ["uar", "war"]}, "mapping": {"m1": "M1"},
-    "headlines": [
-        {"label": "M1 clean UAR", "paper": {"method": "M1", "test_condition": "clean", "metric": "uar"}},
-        {"label": "M1 babble, mean over 0-5 dB", "paper": {"method": "M1", "snr": "avg"}},
-        {"label": "M2 clean UAR", "paper": {"method": "M2"}},
-        {"label": "M1 accuracy, seed 0 only", "paper": {"method": "M1", "metric": "accuracy"}, "ours": {"seed": 0}},
-    ]}}}
-
-
-@pytest.fixture
-def toy_headlines(toy_reference, tmp_path):
-    path = tmp_path / "headlines.yaml"
-    path.write_text(yaml.safe_dump(TOY_HEADLINES, sort_keys=False))
-    yield path
-    R._load_headlines.cache_clear()
-
-
-def test_headlines_table_without_and_with_results(toy_headlines, tmp_path):
-    folder = tmp_path / "res"
-    before = R.headlines_table(folder, spec_path=toy_headlines)
-    assert list(before.columns) == list(R.HEADLINE_COLUMNS)
-    assert set(before["status"]) == {"not run"} and before["ours"].isna().all()
-    assert list(before["paper_value"]) == [60.0, 35.0, 55.0, 62.0]
-    assert "| not run |" in R.headlines_markdown(before)
-
-    res = R.Results("09_toy", "quick", data="synthetic")
-    for row in _toy_ours().to_dict("records"):
-        keep = {k: row[k] for k in ("train_condition", "test_condition", "noise_type") if row[k] is not None}
-        res.add(row["method"], row["metric"], row["value"], seed=row["seed"],
-                snr=None if math.isnan(row["snr"]) else row["snr"], **keep)
-    res.save(folder)
-    t = R.headlines_table(folder, spec_path=toy_headlines).set_index("headline")
-    clean = t.loc["M1 clean UAR"]
-    assert clean["status"] == "matched" and clean["ours"] == pytest.approx(60.0) and clean["n"] == 3
-    assert clean["delta"] == pytest.approx(0.0) and clean["profile"] == "quick"
-    assert clean["ours_ci"] == pytest.approx(4.302652729911275 * 0.02 / math.sqrt(3) * 100)
-    avg = t.loc["M1 babble, mean over 0-5 dB"]   # compare's per-seed mean over the table's SNRs
-    assert avg["ours"] == pytest.approx(38.0) and avg["delta"] == pytest.approx(3.0)
-    assert t.loc["M2 clean UAR", "status"] == "no matching results"  # we ran no M2
-    seed0 = t.loc["M1 accuracy, seed 0 only"]
-    assert seed0["n"] == 1 and seed0["ours"] == pytest.approx(61.0)
-    md = R.headlines_markdown(t.reset_index())
-    assert "60.0 ± " in md and "61.0 (1 seed)" in md and "no matching rows" in md and "quick; synthetic" in md
-
-
-def test_headline_spec_is_checked(toy_reference, tmp_path):
-    bad = {"papers": {"9_toy": {"notebook": "09_toy", "headlines": [{"label": "ambiguous", "paper": {"method": "M1"}}]}}}
-    path = tmp_path / "headlines.yaml"
-    path.write_text(yaml.safe_dump(bad))
-    try:
-        with pytest.raises(ValueError, match="matches 5 rows"):
-            R.headlines(path)
-        bad["papers"]["9_toy"]["on"] = ["method"]             # YAML would read a bare `on` key as True
-        path.write_text(yaml.safe_dump(bad))
-        R._load_headlines.cache_clear()
-        with pytest.raises(ValueError, match="unknown keys"):
-            R.headlines(path)
-    finally:
-        R._load_headlines.cache_clear()
-
-
-def test_the_repository_headlines_select_one_row_each():
-    spec = R.headlines()
-    assert set(spec) == set(R.papers())
-    for pid, s in spec.items():
-        assert s["notebook"] == R.reference(pid)["paper"]["notebook"]
-        assert 2 <= len(s["headlines"]) <= 5
-    assert "headlines" not in R.papers()
-
-
-def test_summary_markdown_starts_with_the_overview(tmp_data):
-    _run_with_claims(paths.results_dir(), "01_edrl_mea", 1, {"c1": False})
-    md = R.summary_markdown(R.collect(), results_dir=paths.results_dir())
-    heads = [line for line in md.splitlines() if line.startswith("#")]
-    assert heads[:6] == ["# Results summary", "## Headline numbers: ours | paper",
-                         "## Robustness leaderboard (identical conditions for every method)",
-                         "## Claims ledger (all five papers)", "## The runs behind these tables",
-                         "## Every result, per notebook"]
-    assert "### 01_edrl_mea" in md and "**not held**" in md and "Not run yet" in md
-    assert "| 01_edrl_mea | quick | synthetic (embedded) | 0 | " in md   # the run: profile, data, seeds
-
-
-def test_update_readme_replaces_only_the_marked_block(tmp_path):
-    readme = tmp_path / "README.md"
-    readme.write_text("# title\n\nintro\n\n<!-- results:begin -->\nold numbers\n<!-- results:end -->\n\nrest\n")
-    assert R.update_readme(readme, tmp_path / "results") is True
-    text = readme.read_text()
-    assert text.startswith("# title\n\nintro\n\n<!-- results:begin -->") and text.endswith("<!-- results:end -->\n\nrest\n")
-    assert "old numbers" not in text and "### Claims ledger" in text
-    assert R.readme_current_block(readme) == R.readme_block(tmp_path / "results")
-    assert R.update_readme(readme, tmp_path / "results") is False   # idempotent
-    _run_with_claims(tmp_path / "results", "01_edrl_mea", 1, {"c1": True})
-    assert R.update_readme(readme, tmp_path / "results") is True    # a new result changes the block
-    readme.write_text("no markers here\n")
-    with pytest.raises(ValueError, match="results:begin"):
-        R.update_readme(readme, tmp_path / "results")
-
-
-def test_readme_results_block_is_in_sync_with_the_committed_results():
-    """The README's generated block is what the repository's results/ give (not the test-time SERLIB_RESULTS)."""
-    current = R.readme_current_block(paths.REPO / "README.md")
-    expected = R.readme_block(paths.REPO / "results")
-    assert current == expected, ("README.md's results block differs from results/: run "
-                                 "`python -m serlib.run --update-readme` and commit README.md")
-
-
-def test_leaderboard_block_is_rebuilt_from_the_csv(tmp_path):
-    assert "Not run yet" in R.leaderboard_markdown(tmp_path)
-    res = R.Results(R.LEADERBOARD_NOTEBOOK, "smoke", data="synthetic")
-    for seed in (0, 1):
-        for method, base in (("weak", 0.40), ("strong", 0.60)):
-            res.add(method, "uar", base + 0.1, seed=seed)
-            for snr in (0, 10, 20):
-                res.add(method, "uar", base + 0.005 * snr + 0.01 * seed, seed=seed, test_condition="noisy",
-                        noise_type="babble", snr=snr)
-            res.add(method, "train_seconds", 2.0, seed=seed, test_condition="cost")
-    res.save(tmp_path)
-    md = R.leaderboard_markdown(tmp_path)
-    lines = [line for line in md.splitlines() if line.startswith("| ")]
-    assert lines[0].startswith("| rank | method | AUC 0-20 dB")
-    assert lines[1].startswith("| 1 | strong |") and lines[2].startswith("| 2 | weak |")
-    assert "Run: smoke; synthetic (embedded)." in md
+def test_select_refuses_a_selector_on_a_missing_column():
+    df = pd.DataFrame({"method": ["a", "b"], "value": [1.0, 2.0]})
+    assert list(P._select(df, [{"method": "A"}])) == [True, False]
+    with pytest.raises(KeyError, match=r"\['table'\].*rows.assign"):
+        P._select(df, [{"method": "a", "table": "1"}])

@@ -111,15 +111,15 @@ def test_update_readme_alone(tmp_path, monkeypatch, capsys):
 
 
 def test_write_summaries_regenerates_summary_and_readme(tmp_path, tmp_data, monkeypatch):
-    from serlib import paths, results
+    from serlib import ledger, paths, report, results
 
     readme = tmp_path / "README.md"
     readme.write_text("<!-- results:begin -->\n<!-- results:end -->\n")
     monkeypatch.setattr(run, "README", readme)
     monkeypatch.setattr(run, "REPO_RESULTS", paths.results_dir())
     res = results.Results("05_densenet_highway", "smoke")
-    res.add("Proposed", "uar", 0.5, seed=0, table="1", augmentation="none")
-    res.set_claims(results.ledger(res.frame(), 5))
+    res.add("Proposed", "uar", 0.5, seed=0, table="1", augmentation="none", corpus="IEMOCAP")  # claim c8 selects corpus
+    res.set_claims(ledger.decide(res.frame(), 5))
     res.save()
     out = tmp_path / "runs"
     out.mkdir()
@@ -127,5 +127,5 @@ def test_write_summaries_regenerates_summary_and_readme(tmp_path, tmp_data, monk
     assert (out / "summary.csv").is_file()
     summary = (paths.results_dir() / "summary.md").read_text()
     assert "## Claims ledger (all five papers)" in summary and "### 05_densenet_highway" in summary
-    block = results.readme_current_block(readme)
+    block = report.readme_current_block(readme)
     assert "50.0 (1 seed)" in block and "| 5_densenet_highway | c1 |" in block
