@@ -40,6 +40,7 @@ from serlib.papers import KEY_COLUMNS, REFERENCE_DIR, _check_selector, _is_missi
 from serlib.results import _fmt, _markdown, compare, estimate_text, read, runs, summarize
 
 __all__ = [
+    "reading",
     "headlines", "headlines_table", "headlines_markdown", "leaderboard_markdown", "ledger_frame", "claims_markdown",
     "runs_markdown", "runtimes_markdown", "overview_markdown", "summary_markdown", "readme_block",
     "readme_current_block", "update_readme", "HEADLINE_COLUMNS", "LEADERBOARD_NOTEBOOK", "RUNTIMES_FILE",
@@ -246,6 +247,50 @@ def ledger_frame(records: pd.DataFrame, *, evidence_chars: int | None = None) ->
     if "paper" in records.columns:
         out.insert(0, "paper", records["paper"])
     return out
+
+
+_READING = {
+    "held": "the paired runs support it",
+    "held, smaller than claimed": "the paired runs support its direction, but the effect is smaller than the paper states",
+    "held, larger than claimed": "the paired runs support its direction, and the effect is larger than the paper states",
+    "contradicted": "the paired runs show the opposite, significantly",
+    "inconclusive": "these runs cannot decide it",
+    "untested": "these runs do not test it",
+    "not run": "it was not run",
+}
+
+
+def reading(records: pd.DataFrame, *, text_chars: int = 160) -> str:
+    """The verdict part of a notebook's "Reading the results", generated from its ledger records.
+
+    One sentence per claim: the claim (short), its status, and the numbers behind it (n paired runs,
+    effect with its 95 % interval in the paper's unit, one-sided p, the test; for an inconclusive
+    claim the smallest effect these runs could have detected). Markdown, ready for
+    ``IPython.display.Markdown``; no number in it is typed by hand.
+    """
+    lines = []
+    for r in records.to_dict("records"):
+        status = str(r.get("status") or "untested")
+        what = _READING.get(status, status)
+        text = _clip(r.get("text") or "", text_chars).rstrip(".")
+        numbers = []
+        n = r.get("n")
+        if not _is_missing(n) and n:
+            numbers.append(f"n = {int(n)} paired run{'s' if int(n) != 1 else ''}")
+        if not _is_missing(r.get("effect")):
+            numbers.append(f"effect {_effect_text(r)}")
+        if not _is_missing(r.get("p")):
+            numbers.append(f"p = {_p_text(r.get('p'))}")
+        if r.get("test"):
+            numbers.append(str(r["test"]))
+        mde = r.get("mde")
+        if status == "inconclusive" and not _is_missing(mde):
+            unit = str(r.get("unit") or "")
+            digits = 3 if unit in ("1", "") else 1
+            numbers.append(f"smallest detectable effect {float(mde):.{digits}f}{'' if unit in ('1', '') else ' ' + unit}")
+        detail = f" ({'; '.join(numbers)})" if numbers else ""
+        lines.append(f"- **{r.get('claim')}** — *{text}*: **{status}**: {what}{detail}.")
+    return "\n".join(lines)
 
 
 def claims_markdown(table: pd.DataFrame, *, text_chars: int = 80, evidence_chars: int = 150,

@@ -211,3 +211,24 @@ def test_runtimes_table_from_the_runner_records(tmp_path):
     (tmp_path / "runtimes.json").write_text(json.dumps([{"notebook": "x"}]))
     with pytest.raises(ValueError, match="runtimes.json.*lack the fields"):
         Rep.runtimes_markdown(tmp_path)
+
+
+def test_reading_one_sentence_per_claim_from_the_records():
+    """The notebooks' "Reading the results" verdicts come from the records, not from typed text."""
+    import pandas as pd
+
+    from serlib import report
+
+    recs = pd.DataFrame([
+        dict(claim="c1", text="A beats B.", status="held", n=6, effect=4.2, ci_low=1.0, ci_high=7.4, p=0.004,
+             test="paired t", unit="points", mde=None),
+        dict(claim="c2", text="B beats C.", status="inconclusive", n=3, effect=0.5, ci_low=-3.0, ci_high=4.0,
+             p=0.4, test="paired t", unit="points", mde=6.5),
+    ])
+    text = report.reading(recs)
+    lines = text.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("- **c1**") and "**held**" in lines[0] and "n = 6 paired runs" in lines[0]
+    assert "+4.2 [+1.0, +7.4] points" in lines[0] and "p = 0.004" in lines[0]
+    assert "**inconclusive**" in lines[1] and "smallest detectable effect 6.5 points" in lines[1]
+    assert "smallest detectable" not in lines[0]
