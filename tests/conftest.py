@@ -28,6 +28,8 @@ _SET_BY_LIBRARIES = {
     # set once per process by third-party code on first use: left alone
     "TORCHINDUCTOR_CACHE_DIR",  # torch._inductor's cache folder
     "SB_LOG_LEVEL",  # speechbrain's logger
+    "KMP_DUPLICATE_LIB_OK", "KMP_INIT_AT_FORK",  # scikit-learn / threadpoolctl, on import (OpenMP runtimes)
+    "MPLCONFIGDIR",  # matplotlib, on import when the default config folder is not writable
     "PYTEST_CURRENT_TEST",  # pytest's own
 }
 

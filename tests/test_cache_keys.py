@@ -151,12 +151,12 @@ def test_recorded_bank_key_is_stable_until_a_file_changes(recorded):
     noise.clear_caches()
     assert noise.Condition("workplace", 5.0, bank="inoise", root=bank).key == key
     rnd = noise.RandomCondition(("workplace",), (5, 5), bank="inoise", root=bank, part="all")
-    room_key = room.RoomCondition("A5_B35", bank="inoise", root=bank, noise_type="workplace").key
-    save_wav(bank / "Indoor_workplace" / "office.wav", _noise_clip(3))
+    booth = room.RoomCondition("A5_B35", bank="inoise", root=bank, noise_type="workplace")
+    before = rnd.key, booth.key
+    save_wav(bank / "Indoor_workplace" / "office.wav", _noise_clip(3))   # edited in place
     os.utime(bank / "Indoor_workplace" / "office.wav", ns=(1, 10**9))
     noise.clear_caches()
-    assert rnd.key != noise.RandomCondition(("workplace",), (5, 5), bank="inoise", root=bank, part="all").key
-    assert room_key != room.RoomCondition("A5_B35", bank="inoise", root=bank, noise_type="workplace").key
+    assert rnd.key != before[0] and booth.key != before[1]
 
 
 def test_cache_folder_name_is_the_condition_key(recorded):
