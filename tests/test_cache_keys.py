@@ -165,3 +165,43 @@ def test_cache_folder_name_is_the_condition_key(recorded):
     bank, _ = recorded
     cond = noise.Condition("workplace", 5.0, bank="inoise", root=bank)
     assert condition_key(cond) == cond.key and condition_key(None) == "clean"
+
+
+# --------------------------------------------------------------------------- the mixtures behind MIX_VERSION
+def _pinned_speech() -> np.ndarray:
+    quiet = (1e-4 * np.random.default_rng(9).standard_normal(6400)).astype(np.float32)  # 0.4 s pauses
+    return np.concatenate([quiet, _speech(0), quiet])
+
+
+@pytest.mark.parametrize("mode, noise_len, how, energy, samples", [
+    ("utterance", None, dict(offset=1234), 498.942630770936,
+     [-0.013945217244327068, -0.08223922550678253, 0.011927498504519463, -0.07614915072917938]),
+    ("active", None, dict(offset=1234), 579.4130993482324,
+     [-0.017999496310949326, -0.10617037117481232, 0.015398331917822361, -0.09832683205604553]),
+    ("utterance", 8000, dict(rng=0), 496.78274888743454,  # noise shorter than the speech: looped
+     [-0.039117153733968735, 0.005314393900334835, -0.04424293339252472, -0.052790410816669464]),
+])
+def test_mixtures_are_those_of_mix_version_1(mode, noise_len, how, energy, samples):
+    """Pinned output of serlib.noise.mix. If this fails because the mixing changed on purpose, bump
+    serlib.noise.condition.MIX_VERSION (so caches of the old mixtures are not reused) and update the values."""
+    from serlib.noise.mix import mix
+
+    assert C.MIX_VERSION == 1
+    y = mix(_pinned_speech(), _noise_clip(0)[:noise_len], 5.0, snr_mode=mode, **how)
+    assert float(np.sum(y.astype(np.float64) ** 2)) == pytest.approx(energy, rel=1e-5)
+    np.testing.assert_allclose(y[[100, 9000, 20000, 30000]], samples, rtol=1e-4, atol=1e-7)
+
+
+def test_condition_draws_are_those_of_mix_version_1(tmp_path):
+    """Pinned clip choice, offset and mixture of a Condition (see the test above for what to do)."""
+    _inoise_bank(tmp_path, {"office": _noise_clip(0), "printer": _noise_clip(4)})
+    cond = noise.Condition("workplace", 0.0, bank="inoise", root=tmp_path, part="all")
+    try:
+        got = [cond.apply_with_parts(_pinned_speech(), u) for u in ("u0", "u1")]
+    finally:
+        noise.clear_caches()
+    for (y, _, _, info), offset, energy, first in zip(got, (13743, 9636), (749.0568570001374, 749.6218861161337),
+                                                      (0.09307140111923218, 0.11791908740997314)):
+        assert (info["clip_id"], info["offset"]) == ("Indoor_workplace-office", offset)
+        assert float(np.sum(y.astype(np.float64) ** 2)) == pytest.approx(energy, rel=1e-5)
+        assert float(y[100]) == pytest.approx(first, rel=1e-4)
