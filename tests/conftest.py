@@ -6,6 +6,7 @@
 - ``shared_data``: the team's real-audio folder ``../shared/data`` or a skip with the reason.
 - ``smoke_corpus``: the embedded ``smoke`` corpus, generated once per session in a temporary folder.
 - ``one_torch_thread``: one intra-op torch thread for a module of tiny models (restored after).
+- markers ``gpu`` and ``real_data`` select those layers (``pytest -m gpu``); see tests/README.md.
 - every test runs under :func:`_leaves_global_state_as_found` (autouse): a test that changes
   torch's thread count, grad mode or default dtype, the working directory or an environment
   variable fails, and the state is put back so the next test starts clean.
@@ -18,6 +19,21 @@ import os
 import pytest
 
 from serlib import paths
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "gpu: needs a CUDA GPU (skipped with the reason without one); run with -m gpu")
+    config.addinivalue_line("markers", "real_data: reads ../shared/data (skipped without it); run with -m real_data")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Layer markers: a test using the ``shared_data`` fixture is ``real_data``; a test in a
+    ``test_gpu*.py`` module is ``gpu`` (others carry ``@pytest.mark.gpu`` themselves)."""
+    for item in items:
+        if "shared_data" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.real_data)
+        if item.path.name.startswith("test_gpu"):
+            item.add_marker(pytest.mark.gpu)
+
 
 _SET_BY_DESIGN = {
     # serlib sets these on purpose; restored after each test without failing it

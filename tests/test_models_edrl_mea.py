@@ -254,6 +254,7 @@ def test_edrlmea_refuses_bad_input():
         model.transform(X[:, :5])
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_edrlmea_runs_on_cuda_with_amp():
     X, y = _data(n=120, n_features=10)

@@ -125,6 +125,7 @@ def test_one_noise_shared_by_a_batch_with_random_offsets():
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 def test_mix_runs_on_the_gpu():
     speech = torch.from_numpy(np.stack([speechlike(i) for i in range(3)])).cuda()
@@ -150,6 +151,7 @@ def _mix_on(device: str, mode: str):
     return out
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="GPU-only: compares CUDA mixing with CPU mixing")
 @pytest.mark.parametrize("mode", ["utterance", "active"])
 def test_gpu_mixing_equals_cpu_mixing(mode):
