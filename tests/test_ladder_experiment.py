@@ -66,10 +66,10 @@ def test_train_model_selects_the_epoch_on_the_dev_data(method):
     X, y = _data()
     Xd, yd = _data(16, seed=1)
     Xu, _ = _data(20, seed=2)
-    kw = dict(epochs=5, lr=3e-3, batch_size=16, seed=0, device="cpu")
+    kw = dict(epochs=4, lr=3e-3, batch_size=16, seed=0, device="cpu")
     res = ladder.train_model(method, X, y, Xd, yd, Xu, **kw)
     flipped = ladder.train_model(method, X, y, Xd, -yd, Xu, **kw)
-    assert len(res.history) == 5 and res.best_epoch >= 4          # measured 4-5 for the four methods
+    assert len(res.history) == 4 and res.best_epoch >= 3          # measured: epoch 4 for the four methods
     assert flipped.best_epoch == 1
     for r, target in ((res, yd), (flipped, -yd)):
         assert r.best_score == pytest.approx(r.history["val_metric"].max())
