@@ -10,10 +10,11 @@ from serlib.models.densenet_highway import MODELS, SIZES, attack_segments, sized
 @pytest.mark.parametrize("size", ["tiny", "small"])
 def test_sizes_build_every_model_with_paper_input(size):
     torch.manual_seed(0)
-    x = torch.randn(2, 1, 256, 128)
+    x = torch.randn(1, 1, 32, 128)  # the paper's 128 bins; a short segment is enough for the output shape
     for name in MODELS:
         model = sized(name, size).eval()
-        assert model(x).shape == (2, 4)
+        with torch.no_grad():
+            assert model(x).shape == (1, 4)
 
 
 def test_sized_rejects_unknown_size_and_accepts_overrides():

@@ -138,6 +138,7 @@ def test_batched_equals_one_at_a_time():
             np.testing.assert_allclose(spectral.compute([w], kind, "cpu")[0], b, atol=1e-4)
 
 
+@pytest.mark.gpu
 def test_cuda_matches_cpu():
     import torch
 

@@ -48,14 +48,12 @@ def paper_models():
 @pytest.mark.parametrize("name", NAMES)
 def test_paper_size_output_shape_and_params(paper_models, name):
     model = paper_models[name].eval()
-    x = torch.randn(2, 1, 256, 128)
+    assert n_parameters(model) == PAPER_PARAMS[name]  # no forward pass needed
+    x = torch.randn(1, 1, 32, 128)  # the paper's 128 bins; a short segment is enough for the output shape
     with torch.no_grad():
         out = model(x)
-    assert out.shape == (2, 4)
+    assert out.shape == (1, 4)
     assert torch.isfinite(out).all()
-    n = n_parameters(model)
-    print(f"{name}: {n:,} trainable parameters")
-    assert n == PAPER_PARAMS[name]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -135,7 +133,8 @@ def test_proposed_layout_matches_paper_configuration():
     assert model.dropout.p == 0.5
     assert len(model.highway) == 3 and all(h.transform.out_features == 128 for h in model.highway)
     assert model.project.in_features == 128 + 128
-    assert model.embed(torch.randn(1, 1, 256, 128)).shape == (1, 128)
+    with torch.no_grad():
+        assert model.embed(torch.randn(1, 1, 32, 128)).shape == (1, 128)
 
 
 def test_benchmark_configurations():

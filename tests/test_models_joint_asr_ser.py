@@ -170,16 +170,16 @@ def test_then_condition_chains_keys_and_audio():
 
 # ---------------------------------------------------------------- fit / predict on a tiny corpus
 @pytest.fixture(scope="module")
-def tiny():
-    from serlib import corpora, protocols
+def tiny(smoke_corpus):
+    from serlib import protocols
 
-    m = corpora.load("synthetic", size="smoke")
+    m = smoke_corpus
     split = protocols.leave_one_speaker_out(m, limit_folds=1)[0]
     fr = split.frames(m)
     return {k: v.head(12) if k == "train" else v for k, v in fr.items()}
 
 
-def test_transcript_less_manifest_is_refused_for_asr_and_joint(tiny):
+def test_transcript_less_manifest_is_refused_for_asr_and_joint(tiny, tmp_data):
     no_text = tiny["train"].assign(transcript=np.nan)
     for kind in ("asr", "joint"):
         with pytest.raises(J.TranscriptError, match="no transcript.*'ser' baseline"):
@@ -190,7 +190,7 @@ def test_transcript_less_manifest_is_refused_for_asr_and_joint(tiny):
 
 # the joint variant loads MiniLM (~10 s); it is also exercised by the notebook's smoke run (nbval)
 @pytest.mark.parametrize("kind", ["asr", "ser", pytest.param("joint", marks=pytest.mark.slow)])
-def test_fit_predict_score_on_a_tiny_set(tiny, kind):
+def test_fit_predict_score_on_a_tiny_set(tiny, kind, tmp_data):
     train = tiny["train"]
     if kind == "ser":  # the SER baseline needs no transcript
         train = train.assign(transcript=np.nan)

@@ -312,6 +312,7 @@ def test_constructor_validation():
         Ladder(10, lambdas=[1.0])
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 @pytest.mark.parametrize("kind", ["dense", "ln", "dln", "dln_he"])
 def test_trains_on_cuda_with_amp(kind):

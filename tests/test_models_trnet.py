@@ -57,13 +57,13 @@ def test_sernet_shapes_and_parameter_count_at_paper_size():
     n_params = count_parameters(net)
     print(f"SERNet (paper size, deltas): {n_params:,} parameters")
     assert n_params == _expected_sernet_params()
-    x = torch.randn(2, trnet.N_FRAMES, trnet.N_MELS)
+    x = torch.randn(1, trnet.N_FRAMES, trnet.N_MELS)  # one paper-size input: the downsampling below
     with torch.no_grad():
         z = net.encoder(net.features(x))
         h = net.pool(z.mean(dim=3))
         logits = net.classify(h)
-    assert z.shape == (2, 256, 32, 5)  # 500x80 -> 250x40 -> 125x20 -> 63x10 -> 32x5
-    assert logits.shape == (2, 4) and h.shape == (2, 256)
+    assert z.shape == (1, 256, 32, 5)  # 500x80 -> 250x40 -> 125x20 -> 63x10 -> 32x5
+    assert logits.shape == (1, 4) and h.shape == (1, 256)
     assert torch.isfinite(logits).all()
     assert count_parameters(SERNet(deltas=False)) == _expected_sernet_params(deltas=False)
 
@@ -176,12 +176,12 @@ def test_trnet_forward_outputs_and_paper_size_parameter_count():
     print(f"TRNet (paper size): {n_train:,} trainable, {count_parameters(model, False):,} with the frozen teacher")
     assert n_train == count_parameters(teacher) + extra
     assert count_parameters(model, trainable_only=False) == 2 * count_parameters(teacher) + extra
-    b = _batch(2, t=trnet.N_FRAMES)
+    b = _batch(2, t=40)  # paper-size model, short clips: the output shapes do not need 500 frames
     model.eval()
     with torch.no_grad():
         out = model(b["noisy"], b["enhanced"], return_all=True)
         logits = model(b["noisy"], b["enhanced"])
-    assert out.logits.shape == (2, 4) and out.c.shape == (2,) and out.x_tilde.shape == (2, 500, 80)
+    assert out.logits.shape == (2, 4) and out.c.shape == (2,) and out.x_tilde.shape == (2, 40, 80)
     assert out.h.shape == out.h_tilde.shape == (2, 256)
     torch.testing.assert_close(logits, out.logits)
     assert torch.all((out.c >= 0) & (out.c <= 1))

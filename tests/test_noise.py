@@ -125,6 +125,7 @@ def test_one_noise_shared_by_a_batch_with_random_offsets():
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 def test_mix_runs_on_the_gpu():
     speech = torch.from_numpy(np.stack([speechlike(i) for i in range(3)])).cuda()
@@ -132,6 +133,36 @@ def test_mix_runs_on_the_gpu():
     assert y.is_cuda
     assert torch.allclose(noise.measure_snr(sp, npart).cpu(), torch.tensor([0.0, 10, 20], dtype=torch.float64),
                           atol=0.1)
+
+
+def _mix_on(device: str, mode: str):
+    """One batch mixed on ``device`` and on the CPU: four rows from quiet to loud speech (the loudest
+    is peak-limited at -5 dB SNR), a long noise read at given offsets and a short one looped."""
+    rng = np.random.default_rng(11)
+    speech = torch.from_numpy(np.stack([speechlike(i, level=0.1 + 0.3 * i) for i in range(4)]))
+    long_noise = torch.from_numpy((0.2 * rng.standard_normal((4, SR * 5))).astype(np.float32))
+    short_noise = torch.from_numpy((0.2 * rng.standard_normal((4, SR))).astype(np.float32))
+    snrs = [-5.0, 0.0, 10.0, 30.0]
+    out = []
+    for nz, how in ((long_noise, dict(offset=[0, 100, 2000, 30000])), (short_noise, dict(rng=3))):
+        cpu = noise.mix(speech, nz, snrs, snr_mode=mode, return_parts=True, **how)
+        dev = noise.mix(speech.to(device), nz.to(device), snrs, snr_mode=mode, return_parts=True, **how)
+        out.append((cpu, dev))
+    return out
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="GPU-only: compares CUDA mixing with CPU mixing")
+@pytest.mark.parametrize("mode", ["utterance", "active"])
+def test_gpu_mixing_equals_cpu_mixing(mode):
+    """Same inputs on CUDA and on the CPU: every sample of the mixture and of both parts within 1e-5
+    (float32 reductions summed in another order), measured SNRs within 1e-3 dB."""
+    for cpu, dev in _mix_on("cuda", mode):
+        assert all(t.is_cuda for t in dev)
+        for c, g in zip(cpu, dev, strict=True):
+            torch.testing.assert_close(g.cpu(), c, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(noise.measure_snr(dev[1], dev[2], mode).cpu(),
+                                   noise.measure_snr(cpu[1], cpu[2], mode), atol=1e-3, rtol=0)
 
 
 def test_noise_segment_cut_and_loop():

@@ -46,3 +46,33 @@ def test_every_notebook_has_all_profiles():
     for nb in profiles.notebooks():
         for prof in profiles.PROFILES:
             assert set(profiles.settings(nb, prof)) == set(profiles.knobs(nb))
+
+
+@pytest.mark.parametrize("cuda, expected", [(True, "paper"), (False, "quick")])
+def test_auto_profile_is_paper_on_a_gpu_and_quick_otherwise(monkeypatch, cuda, expected):
+    """``make reproduce`` runs ``--profile auto``."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.delenv(profiles.ENV_VAR, raising=False)
+    assert profiles.check_profile("auto") == expected
+    assert profiles.resolve("01_edrl_mea", profile="auto").profile == expected
+    monkeypatch.setenv(profiles.ENV_VAR, "auto")
+    assert profiles.default_profile() == expected
+
+
+def test_a_bool_is_not_a_number(monkeypatch):
+    monkeypatch.delenv(profiles.ENV_VAR, raising=False)
+    with pytest.raises(profiles.ProfileError, match=r"knob 'epochs' expects int, got bool True"):
+        profiles.resolve("01_edrl_mea", profile="smoke", epochs=True)
+    with pytest.raises(profiles.ProfileError, match=r"knob 'trees' expects int, got bool False"):
+        profiles.resolve("00_data_tour", profile="smoke", trees=False)
+    with pytest.raises(profiles.ProfileError, match=r"knob 'corpus_size' expects str or int, got bool True"):
+        profiles.resolve("00_data_tour", profile="smoke", corpus_size=True)
+    assert profiles.resolve("01_edrl_mea", profile="smoke", epochs=3).epochs == 3            # an int is fine
+    profiles.check_type("lr", 1)                                                              # int for float: fine
+    with pytest.raises(profiles.ProfileError, match=r"knob 'lr' expects int or float, got bool True"):
+        profiles.check_type("lr", True)
+    profiles.check_type("ratings_from_categories", True)                                      # a bool knob takes one
+    with pytest.raises(profiles.ProfileError, match=r"expects bool, got int 1"):
+        profiles.check_type("ratings_from_categories", 1)

@@ -8,7 +8,9 @@ Layout under ``data_dir("features")``::
 
 The config hash covers the kind's parameters and the versions of openSMILE or torch/torchaudio
 and of serlib's feature code (:func:`serlib.features.kinds.config_id`). The condition folder is
-the noise condition's ``.key`` (``clean`` for none).
+the noise condition's ``.key`` (``clean`` for none), which names everything that changes the noisy
+audio, a recorded noise bank's files and the mixing code's version included
+(:mod:`serlib.noise.condition`), so editing a noise folder in place starts a new folder.
 
 **Entry key.** One per utterance: a hash of its ``utt_id``, the absolute audio path, the file
 size and its modification time in ns. We chose path + size + mtime over a content hash so that

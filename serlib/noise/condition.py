@@ -14,10 +14,19 @@ processes; banks and clips are loaded lazily and cached **per process**.
 
 Test conditions use ``part="test"`` sources and training conditions ``part="train"`` sources, which
 never share a recording (see :func:`serlib.noise.banks.assign_parts`).
+
+**Keys and caches.** A key names everything that changes the noisy audio, so that feature caches
+keyed by it are never stale: type, SNR, seed, part, SNR mode, the bank (:func:`bank_token`: the
+generated bank by its generator version, a recorded bank by its folder *and a fingerprint of its
+files*: relative path, size and modification time of every file, so adding, removing or editing a
+clip in place changes the key) and :data:`MIX_VERSION`, the version of the mixing code. The
+fingerprint is computed once per process and bank (a ``stat`` per file); after editing a bank
+inside a running session, call :func:`clear_caches` (a new process always sees the edit).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
@@ -37,10 +46,17 @@ from serlib.noise.banks import BANKS, load_noise, synthetic_root
 from serlib.noise.mix import SNR_MODES, mix, noise_segment
 from serlib.noise.scenes import stable_seed
 
-__all__ = ["Condition", "RandomCondition", "PARTS", "clear_caches", "bank_token", "snr_token", "snr_table"]
+__all__ = ["Condition", "RandomCondition", "PARTS", "MIX_VERSION", "clear_caches", "bank_fingerprint", "bank_token",
+           "mix_token", "snr_token", "snr_table"]
 
 PARTS = ("train", "test", "all")
 """Which sources a condition draws from."""
+
+MIX_VERSION = 1
+"""Version of the code that turns clean audio into a condition's audio (:mod:`serlib.noise.mix` and the
+clip/offset draws here and in :mod:`serlib.noise.room`). Bump it when that audio changes for the same
+inputs: every condition key changes (``-mix2``; version 1 adds no token, the keys of existing caches),
+so no cache serves features of the old mixtures. ``tests/test_cache_keys.py`` pins the mixtures."""
 
 _MAX_DRAWS = 16  # tries to find a non-silent noise segment (ESC-like clips contain silences)
 _CLIP_CACHE_BYTES = 512 * 2**20
@@ -50,20 +66,22 @@ _banks: dict[tuple, pd.DataFrame] = {}
 _clips: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
 _clip_bytes = 0
 _warned: set[str] = set()
+_fingerprints: dict[tuple[str, str], str] = {}
 
 
 def clear_caches() -> None:
-    """Forget the banks and clips cached in this process (e.g. after regenerating a bank)."""
+    """Forget the banks, clips and bank fingerprints cached in this process (after regenerating or
+    editing a bank in the running session; a new process starts without them)."""
     global _clip_bytes
     with _lock:
         _banks.clear()
         _clips.clear()
+        _fingerprints.clear()
         _clip_bytes = 0
 
 
 def _bank_clips(bank: str, root: str | None, noise_type: str, part: str) -> pd.DataFrame:
-    if root is None:  # resolve now: SERLIB_DATA may change between calls (tests, notebooks)
-        root = str(synthetic_root() if bank == "synthetic" else paths.data_dir("noise", bank))
+    root = _bank_root(bank, root)  # resolved now: SERLIB_DATA may change between calls (tests, notebooks)
     key = (bank, root, noise_type if bank == "synthetic" else None)
     with _lock:
         df = _banks.get(key)
@@ -116,12 +134,59 @@ def _load_clip(path: str, sr: int) -> np.ndarray | None:
     return x
 
 
+def _bank_root(bank: str, root: str | None) -> str:
+    """The folder a bank is read from (its default location when ``root`` is None)."""
+    if root is not None:
+        return str(root)
+    return str(synthetic_root() if bank == "synthetic" else paths.data_dir("noise", bank))
+
+
+def bank_fingerprint(bank: str, root: str | None) -> str:
+    """A short hash of a recorded bank's files: relative path, size and modification time (ns) of every
+    non-hidden file under its folder (no audio is read). Computed once per process and bank
+    (:func:`clear_caches` forgets it). ``""`` for the generated bank, whose contents follow from the
+    generator's version and seed (regenerating it gives the same clips, so its keys stay)."""
+    if bank == "synthetic":
+        return ""
+    folder = _bank_root(bank, root)
+    with _lock:
+        fp = _fingerprints.get((bank, folder))
+    if fp is not None:
+        return fp
+    entries = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            if name.startswith("."):
+                continue
+            path = os.path.join(dirpath, name)
+            try:
+                st = os.stat(path)
+            except OSError:  # removed meanwhile
+                continue
+            entries.append(f"{os.path.relpath(path, folder)}\0{st.st_size}\0{st.st_mtime_ns}")
+    fp = hashlib.sha1("\n".join(sorted(entries)).encode()).hexdigest()[:10]
+    if entries:  # a missing or empty folder is not remembered: it may be filled later in this session
+        with _lock:
+            _fingerprints[(bank, folder)] = fp
+    return fp
+
+
 def bank_token(bank: str, root: str | None) -> str:
-    """The bank part of a condition key: ``synthetic`` (+ ``v{VERSION}`` after v1), or name + root hash."""
+    """The bank part of a condition key: ``synthetic`` (+ ``v{VERSION}`` after v1) for the generated
+    bank; for a recorded bank its name, a hash of its folder (when given) and ``files`` + the
+    :func:`bank_fingerprint` of its contents."""
     tok = bank if bank != "synthetic" or scenes.VERSION == 1 else f"synthetic{scenes.VERSION}"
     if root is not None:
         tok += f"-root{stable_seed('root', os.path.abspath(root)) % 16**8:08x}"
+    if bank != "synthetic":
+        tok += f"-files{bank_fingerprint(bank, root)}"
     return tok
+
+
+def mix_token() -> str:
+    """The mixing-code part of a condition key: ``""`` at :data:`MIX_VERSION` 1, else ``-mix{N}``."""
+    return "" if MIX_VERSION == 1 else f"-mix{MIX_VERSION}"
 
 
 def snr_token(snr: float) -> str:
@@ -189,7 +254,7 @@ class Condition:
             return "clean"
         key = (f"{bank_token(self.bank, self.root)}-{_safe(self.noise_type)}-snr{snr_token(self.snr_db)}"
                f"-seed{self.seed}-{self.part}")
-        return key + ("-active" if self.snr_mode == "active" else "")
+        return key + ("-active" if self.snr_mode == "active" else "") + mix_token()
 
     def clips(self) -> pd.DataFrame:
         """The bank rows this condition draws from (its type and part)."""
@@ -277,7 +342,7 @@ class RandomCondition:
         lo, hi = self.snr_range
         key = (f"random-{bank_token(self.bank, self.root)}-{names}-snr{snr_token(lo)}to{snr_token(hi)}"
                f"-seed{self.seed}-{self.part}")
-        return key + ("-active" if self.snr_mode == "active" else "")
+        return key + ("-active" if self.snr_mode == "active" else "") + mix_token()
 
     def prepare(self) -> RandomCondition:
         """Load (or generate) the clips of every type now; see :meth:`Condition.prepare`."""
@@ -316,9 +381,10 @@ def snr_table(utterances: dict[str, np.ndarray], conditions, sr: int = SR) -> pd
 
     rows = []
     for cond in conditions:
+        key = cond.key
         for utt_id, wav in utterances.items():
             _, sp, npart, info = cond.apply_with_parts(wav, utt_id, sr)
-            rows.append({"utt_id": utt_id, "condition": cond.key,
+            rows.append({"utt_id": utt_id, "condition": key,
                          "noise_type": info.get("noise_type", getattr(cond, "noise_type", None)),
                          "clip_id": info.get("clip_id"),
                          "snr_target": info["snr_db"],

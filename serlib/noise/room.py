@@ -55,7 +55,7 @@ import pandas as pd
 from scipy import signal
 
 from serlib.audio import SR, AudioError
-from serlib.noise.condition import PARTS, _bank_clips, _load_clip, _norm_root, bank_token
+from serlib.noise.condition import PARTS, _bank_clips, _load_clip, _norm_root, bank_token, mix_token
 from serlib.noise.mix import PEAK_LIMIT, mix, noise_segment
 from serlib.noise.scenes import stable_seed
 
@@ -232,7 +232,7 @@ class RoomCondition:
         """e.g. ``room1-A5_B35-synthetic-radio-seed0-test`` (``-fixed`` for the fixed radio level)."""
         key = (f"room{VERSION}-{self.setting}-{bank_token(self.bank, self.root)}-{self.noise_type}"
                f"-seed{self.seed}-{self.part}")
-        return key + ("-fixed" if self.level == "fixed" else "")
+        return key + ("-fixed" if self.level == "fixed" else "") + mix_token()
 
     def prepare(self, sr: int = SR) -> RoomCondition:
         """Simulate the booth and load (or generate) the radio clips now, e.g. before sending the
