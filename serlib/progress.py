@@ -34,6 +34,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 from typing import Any, Iterable, Iterator
 
 __all__ = ["bar", "mode", "write", "ENV_VAR", "MODES"]
@@ -102,8 +103,15 @@ def _duration(seconds: float) -> str:
 class _Quiet:
     """A tqdm stand-in that prints nothing while running (``line`` and ``off`` modes)."""
 
-    _open: list[_Quiet] = []  # open reporting bars of this process, outermost first
+    _open: list[weakref.ref] = []  # open reporting bars of this process, outermost first
     _lock = threading.Lock()
+
+    @classmethod
+    def _live(cls) -> list[_Quiet]:
+        """Open reporting bars (a bar dropped without ``close()`` is closed when collected)."""
+        bars = [b for r in cls._open if (b := r()) is not None and not b.closed]
+        cls._open = [weakref.ref(b) for b in bars]
+        return bars
 
     def __init__(self, iterable: Iterable | None = None, *, report: bool = False, desc: str | None = None,
                  total: float | None = None, unit: str = "it", initial: float = 0, **_: Any) -> None:
@@ -119,13 +127,14 @@ class _Quiet:
         self.start = time.perf_counter()
         self.closed = False
         with _Quiet._lock:
-            self.outermost = report and not _Quiet._open
+            self.outermost = report and not _Quiet._live()
             if report:
-                _Quiet._open.append(self)
+                _Quiet._open.append(weakref.ref(self))
 
     # tqdm's interface ---------------------------------------------------------------
     def __iter__(self) -> Iterator:
         if self.iterable is None:
+            self.close()
             raise TypeError("this progress bar has no iterable; call update() instead")
         try:
             for item in self.iterable:
@@ -182,14 +191,17 @@ class _Quiet:
         if self.disable:
             return
         with _Quiet._lock:
-            if self in _Quiet._open:
-                _Quiet._open.remove(self)
+            _Quiet._live()  # forget this (closed) bar
         if not self.outermost or self.n <= 0:
             return
         if _in_kernel():
             _CellSummary.add(self)
         else:
             print(f"⏱ {_describe([self])}", file=sys.stderr, flush=True)
+
+    def __del__(self) -> None:
+        if not getattr(self, "closed", True):
+            self.close()
 
     # ---------------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -250,7 +262,7 @@ class _CellSummary:
     @classmethod
     def flush(cls, *_: Any) -> None:
         with _Quiet._lock:
-            unclosed = list(_Quiet._open)
+            unclosed = _Quiet._live()
         for b in unclosed:  # a cell's unclosed bars end with it (an interrupted or abandoned loop)
             b.close()
         bars, cls.bars = cls.bars, []

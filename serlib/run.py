@@ -317,17 +317,18 @@ def output_problems(source: str, outputs: Sequence[Mapping[str, Any]]) -> list[s
 
     - a figure shown only as ``<Figure size ...>`` text (no PNG: the inline formatter is missing);
     - a cell that draws a figure (``plots.<function>(``, ``Figure(``, ``.plot``) but shows no image;
+    - the same image twice (a figure displayed by the cell and again by the inline hook);
     - a traceback (an error output, or one printed to a stream);
     - progress widgets or text bars (headless runs store frozen bars), or more than one progress line.
     """
     problems = []
-    images = 0
+    images: list[str] = []
     progress_lines = 0
     for out in outputs:
         kind = out.get("output_type")
         data = out.get("data", {}) or {}
         if "image/png" in data or "image/svg+xml" in data:
-            images += 1
+            images.append(str(data.get("image/png", data.get("image/svg+xml"))))
         text = data.get("text/plain", "")
         text = "".join(text) if isinstance(text, list) else str(text)
         if _BARE_FIGURE.match(text) and "image/png" not in data:
@@ -346,8 +347,10 @@ def output_problems(source: str, outputs: Sequence[Mapping[str, Any]]) -> list[s
             progress_lines += sum(line.startswith("⏱") for line in stream.splitlines())
     if progress_lines > 1:
         problems.append(f"stores {progress_lines} progress lines (at most one per cell)")
+    if len(set(images)) < len(images):
+        problems.append("shows the same image twice")
     code = "\n".join(line.split("#", 1)[0] for line in source.splitlines())
-    if images == 0 and _FIGURE_CALL.search(code):
+    if not images and _FIGURE_CALL.search(code):
         problems.append("draws a figure but shows no image")
     return problems
 
