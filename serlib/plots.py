@@ -359,7 +359,7 @@ class _Drawn:
         self.seeds = False
 
 
-def _point_set(ax, x: np.ndarray, frame: pd.DataFrame, xcol: str, *, scale: float, bounds, ci: bool,
+def _point_set(ax, x: float | None, frame: pd.DataFrame, xcol: str, *, scale: float, bounds, ci: bool,
                style: tuple, label: str | None, drawn: _Drawn, clean: bool) -> None:
     """Means (a line, or one marker for clean) with a CI band / bar (>= 3 seeds) or single-seed dots."""
     color, marker, ls = style

@@ -25,11 +25,13 @@ Three modes, picked when a bar is created:
     nothing at all.
 
 Set ``SERLIB_PROGRESS=bar|line|off`` to override the choice (``auto`` = the rules above); the
-runner sets ``line`` for the kernels it starts.
+runner sets ``line`` for the kernels it starts. Libraries that draw their own tqdm bars
+(transformers' "Loading weights") are quietened around their calls with :func:`library_bars`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -37,7 +39,7 @@ import time
 import weakref
 from typing import Any, Iterable, Iterator
 
-__all__ = ["bar", "mode", "write", "ENV_VAR", "MODES"]
+__all__ = ["bar", "mode", "write", "library_bars", "ENV_VAR", "MODES"]
 
 ENV_VAR = "SERLIB_PROGRESS"
 MODES = ("auto", "bar", "line", "off")
@@ -86,6 +88,30 @@ def write(message: str) -> None:
         tqdm.write(message)
     else:
         print(message, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def library_bars() -> Iterator[None]:
+    """Inside the block, Hugging Face libraries draw their own bars only where serlib's would be live.
+
+    In ``line`` / ``off`` mode transformers' and huggingface_hub's tqdm bars are switched off
+    for the block (they would be stored as frozen widgets in headless runs) and switched back on
+    after; in ``bar`` mode, or without transformers installed, nothing changes.
+    """
+    hf = None
+    if mode() != "bar":
+        try:
+            from transformers.utils import logging as hf
+        except ImportError:
+            hf = None
+    was_on = hf is not None and hf.is_progress_bar_enabled()
+    if was_on:
+        hf.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf.enable_progress_bar()
 
 
 # --------------------------------------------------------------------------- headless bars

@@ -182,6 +182,26 @@ def _kernel_config():
     return Config({"KernelManager": {"transport_encryption": "auto"}}) if zmq.has("curve") else Config()
 
 
+def _kernel_manager_class() -> type:
+    """jupyter_client's kernel manager, less the SIGINT it sends a kernel just before shutting it down.
+
+    That interrupt (to the kernel's whole process group) makes ipykernel log "KeyboardInterrupt
+    caught in kernel" when it lands while a message is being handled, and helper processes print
+    KeyboardInterrupt tracebacks. A notebook the runner shuts down has finished (or failed, or timed
+    out, which papermill already interrupted), so the polite shutdown request is enough; a kernel
+    that does not answer it is still killed after ``shutdown_wait_time``.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class RunnerKernelManager(AsyncKernelManager):
+        async def _async_interrupt_kernel(self) -> None:
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
+
+    return RunnerKernelManager
+
+
 def execute(name: str, profile: str, params: dict[str, Any], out_dir: Path, kernel: str,
             folder: Path = NOTEBOOK_DIR) -> Outcome:
     """Run one notebook with papermill; never raises for a failing notebook."""
@@ -195,7 +215,7 @@ def execute(name: str, profile: str, params: dict[str, Any], out_dir: Path, kern
             pm.execute_notebook(
                 str(folder / f"{name}.ipynb"), str(output), parameters={"profile": profile, **params},
                 kernel_name=kernel, cwd=str(folder), progress_bar=sys.stderr.isatty(), log_output=False,
-                config=_kernel_config(),
+                config=_kernel_config(), kernel_manager_class=_kernel_manager_class(),
             )
         return Outcome(name, profile, "ok", time.perf_counter() - start, str(output))
     except pm.PapermillExecutionError as exc:

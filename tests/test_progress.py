@@ -113,3 +113,15 @@ def test_a_bar_dropped_without_close_does_not_silence_later_bars(mode, capsys):
         pass
     err = capsys.readouterr().err
     assert "⏱ forgotten 1/2 it" in err and "⏱ later 2/2 it" in err
+
+
+def test_library_bars_quiet_hugging_face_only_headless(mode):
+    hf = pytest.importorskip("transformers.utils.logging")
+    assert hf.is_progress_bar_enabled()
+    mode("line")
+    with progress.library_bars():
+        assert not hf.is_progress_bar_enabled()  # transformers' "Loading weights" would be a frozen widget
+    assert hf.is_progress_bar_enabled()  # restored
+    mode("bar")
+    with progress.library_bars():
+        assert hf.is_progress_bar_enabled()  # live front end: their bars stay

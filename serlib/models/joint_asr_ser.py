@@ -217,7 +217,10 @@ def load_text_encoder(path: str | os.PathLike | None = None, device: str | None 
     if key not in _TEXT_ENCODERS:
         from sentence_transformers import SentenceTransformer
 
-        st = SentenceTransformer(str(folder), device=device or "cpu")
+        from serlib.progress import library_bars
+
+        with library_bars():  # no frozen "Loading weights" widget in headless runs
+            st = SentenceTransformer(str(folder), device=device or "cpu")
         st.eval()
         for p in st.parameters():
             p.requires_grad_(False)
