@@ -828,6 +828,9 @@ def relative_change(ours: pd.DataFrame, paper: pd.DataFrame | None = None, *, na
                 vals = sub[sub["model"] == model].set_index("scenario")["change"].reindex(scen)
                 ax.bar(x + (k - 1) * 0.27, vals.to_numpy(float), 0.27, color=colors[model], label=model)
             ax.axhline(0, color="black", lw=0.8)
+            if not np.isfinite(sub["change"].to_numpy(float)).any():
+                ax.text(0.5, 0.5, "no comparison in this run\n(these models were not trained)", ha="center",
+                        va="center", transform=ax.transAxes, color="0.35")
             ax.set_xticks(x)
             ax.set_xticklabels(scen, rotation=30, ha="right", fontsize="small")
             if c == 0:

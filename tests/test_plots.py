@@ -368,6 +368,10 @@ def test_relative_change_one_scale_for_ours_and_paper(tmp_data):
         assert axes[0, c].get_ylim() == axes[1, c].get_ylim()  # ours and the paper's on one scale
         assert axes[1, c].get_ylim()[1] >= 80.0
     assert fig.legends and all(ax.get_legend() is None for ax in fig.axes)
+    assert not any(ax.texts for ax in fig.axes)
+    empty = rel(1.0).assign(change=np.nan)  # e.g. smoke: the noisy-trained models were not run
+    fig = P.relative_change(empty, rel(5.0))
+    assert [len(ax.texts) for ax in fig.axes] == [1, 1, 0, 0]  # said in the panel, not left blank
     with pytest.raises(KeyError, match="relative_change"):
         P.relative_change(pd.DataFrame({"x": [1]}))
 
