@@ -427,7 +427,7 @@ def render(jobs, *, n_jobs: int | None = None, progress: bool = True) -> dict[st
     (already cached files are skipped). One pool for all jobs: starting workers costs seconds.
     Returns ``{"rendered": .., "cached": ..}``. Errors name the utterance, its file and the enhancer.
     """
-    from tqdm.auto import tqdm
+    from serlib.progress import bar as progress_bar
 
     from .features.pipeline import manifest_columns, mp_context, spawnable, resolve_jobs
 
@@ -442,7 +442,7 @@ def render(jobs, *, n_jobs: int | None = None, progress: bool = True) -> dict[st
         workers = 1
     stats = {"rendered": 0, "cached": 0}
     names = sorted({c.get_enhancer().version for _, c in jobs})
-    with tqdm(total=len(tasks), desc=f"enhance [{', '.join(names)}]", unit="utt", disable=not progress) as bar:
+    with progress_bar(total=len(tasks), desc=f"enhance [{', '.join(names)}]", unit="utt", disable=not progress) as bar:
         if workers <= 1:
             done = map(_render_task, tasks)
         else:

@@ -1,15 +1,24 @@
-"""Figures for the notebooks: metric vs SNR, relative drop, confusion matrix, t-SNE, ours vs paper.
+"""Figures for the notebooks: metric vs SNR, relative drop, bars, confusion matrix, t-SNE, ours vs paper.
 
 Every function returns a :class:`matplotlib.figure.Figure` with axis labels (units included),
-a legend (or a colour bar) and a title; pass ``name="03_trnet_uar_vs_snr"`` to also write
-``figures/<name>.png`` through :func:`save`. Figures are built without ``pyplot`` state, so
-sweeps do not pile up open figures and a notebook shows a figure once: make it the cell's
-last expression or call ``display(fig)``.
+a legend (or a colour bar) kept off the data, and a title; pass ``name="03_trnet_uar_vs_snr"``
+to also write ``figures/<name>.png`` through :func:`save`. Figures are built without ``pyplot``
+state, so sweeps do not pile up open figures.
+
+**Inline display.** Imported inside a Jupyter kernel (JupyterLab, papermill, nbval), this module
+registers the PNG formatter for figures and shows every figure a function here draws under the
+cell that drew it, like pyplot's inline backend: ``fig = plots.metric_vs_snr(...)`` alone shows
+the figure, and making it the cell's last expression (or calling ``display(fig)``) in that same
+cell does not show it twice (:func:`enable_inline`). A figure built by hand with
+``plots.Figure(...)`` shows when it is the cell's last expression or passed to ``display``.
 
 Input is the tidy results frame of :mod:`serlib.results` (one row per method x condition x
 seed x metric; proportions stored as fractions, shown here in %). Clean rows (no SNR) are
-drawn as a separate point labelled "clean" at the right of the SNR axis; bands and error
-bars are the Student-t CI over seeds (:func:`serlib.metrics.mean_ci`).
+drawn at the right of the SNR axis, labelled "clean". Uncertainty: with three or more seeds,
+bands and error bars are the Student-t 95 % CI over seeds (:func:`serlib.metrics.mean_ci`),
+clipped to the metric's range (UAR/F1 0-100 %, CCC -1..1); with two seeds the single-seed values
+are drawn as small dots instead (a two-seed t interval is 12.7 standard errors wide and says
+little); axes stay inside the metric's range.
 
 Headless use: without a display (and outside Jupyter) the Agg backend is selected at import.
 """
@@ -19,6 +28,8 @@ from __future__ import annotations
 import os
 import re
 import sys
+import warnings
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -37,17 +48,34 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 from serlib import paths  # noqa: E402
 from serlib.audio import atomic_write  # noqa: E402
 from serlib.metrics import mean_ci  # noqa: E402
-from serlib.results import _higher_is_better, _metric_key, _readable, percent_metric  # noqa: E402
+from serlib.results import (  # noqa: E402
+    PROPORTION_METRICS,
+    UNBOUNDED_PROPORTIONS,
+    _higher_is_better,
+    _metric_key,
+    _readable,
+    percent_metric,
+)
 
-__all__ = ["save", "metric_vs_snr", "relative_drop", "confusion_matrix", "tsne", "bar_compare", "metric_label"]
+__all__ = [
+    "save", "enable_inline", "metric_label", "metric_vs_snr", "relative_drop", "score_table", "bars",
+    "leaderboard_auc", "relative_change", "confusion_matrix", "tsne", "bar_compare", "spectrograms", "segment",
+    "snr_check", "corpus_overview", "audio_grid", "Figure",
+]
 
 _LABELS = {"uar": "UAR", "accuracy": "Accuracy (WAR)", "f1": "F1", "macro_f1": "Macro F1", "ccc": "CCC",
            "wer": "WER", "cer": "CER", "estimated_snr": "Estimated SNR"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)*$")
+_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "h"]
+MIN_SEEDS_FOR_CI = 3
+"""Bands / error bars need at least this many seeds; fewer are drawn as single-seed dots."""
+INLINE_DPI = 100
 
 
 def metric_label(metric: str) -> str:
@@ -55,6 +83,45 @@ def metric_label(metric: str) -> str:
     key = _metric_key(metric)
     base = _LABELS.get(key, metric)
     return f"{base} (%)" if percent_metric(key) else base
+
+
+def _bounds(metric: str) -> tuple[float | None, float | None]:
+    """The range a metric can take, in display units (% for proportions)."""
+    key = _metric_key(metric)
+    if key in PROPORTION_METRICS:
+        return 0.0, 100.0
+    if key in UNBOUNDED_PROPORTIONS:
+        return 0.0, None
+    if key == "ccc":
+        return -1.0, 1.0
+    return None, None
+
+
+def _limits(values: Sequence[float], bounds: tuple[float | None, float | None], *,
+            min_span: float | None = None) -> tuple[float, float]:
+    """Axis limits around ``values`` (5 % padding) that never leave ``bounds``."""
+    vals = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    lo_b, hi_b = bounds
+    if vals.size == 0:
+        return (lo_b if lo_b is not None else 0.0), (hi_b if hi_b is not None else 1.0)
+    lo, hi = float(vals.min()), float(vals.max())
+    if min_span is None:
+        min_span = 0.1 * ((hi_b - lo_b) if lo_b is not None and hi_b is not None else max(abs(hi), 1.0))
+    if hi - lo < min_span:
+        mid = (hi + lo) / 2
+        lo, hi = mid - min_span / 2, mid + min_span / 2
+    pad = 0.06 * (hi - lo)
+    lo, hi = lo - pad, hi + pad
+    if lo_b is not None:
+        lo = max(lo, lo_b)
+    if hi_b is not None:
+        hi = min(hi, hi_b)
+    return lo, hi
+
+
+def _clip(values: np.ndarray, bounds: tuple[float | None, float | None]) -> np.ndarray:
+    lo, hi = bounds
+    return np.clip(np.asarray(values, dtype=float), -np.inf if lo is None else lo, np.inf if hi is None else hi)
 
 
 def save(fig: Figure, name: str, *, pdf: bool = False, dpi: int = 150) -> Path:
@@ -79,12 +146,147 @@ def save(fig: Figure, name: str, *, pdf: bool = False, dpi: int = 150) -> Path:
     return png
 
 
+# --------------------------------------------------------------------------- inline display
+class _Inline:
+    """State of the inline display in one IPython shell (see :func:`enable_inline`)."""
+
+    shell: Any = None
+    pending: list[Figure] = []
+    shown: weakref.WeakSet = weakref.WeakSet()
+
+
+def _png(fig: Figure) -> bytes:
+    from IPython.core.pylabtools import print_figure
+
+    _Inline.shown.add(fig)
+    return print_figure(fig, "png", bbox_inches="tight", dpi=INLINE_DPI)
+
+
+def _own_formatter(shell: Any) -> None:
+    fmt = shell.display_formatter.formatters["image/png"]
+    if fmt.type_printers.get(Figure) is not _png:
+        fmt.for_type(Figure, _png)
+
+
+def _before_cell(*_: Any) -> None:
+    if _Inline.shell is not None:
+        _own_formatter(_Inline.shell)  # pyplot's inline backend replaces it when pyplot is first imported
+    _Inline.pending.clear()
+
+
+def _after_cell(result: Any = None) -> None:
+    """Show the figures drawn during the cell that the cell did not show itself."""
+    pending, _Inline.pending = _Inline.pending, []
+    last = getattr(result, "result", None)
+    todo = [f for f in dict.fromkeys(pending) if f is not last and f not in _Inline.shown]
+    if todo:
+        from IPython.display import display
+
+        for fig in todo:
+            display(fig)
+
+
+def enable_inline(shell: Any = None) -> bool:
+    """Show figures inline in an IPython kernel: PNG formatter + display at the end of each cell.
+
+    Called at import inside a Jupyter kernel; ``shell`` defaults to the running kernel's shell.
+    Returns False (and does nothing) outside one. Safe to call again (a module reload replaces
+    the hooks instead of adding a second set).
+    """
+    if shell is None:
+        if "ipykernel" not in sys.modules:
+            return False
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is None or getattr(shell, "kernel", None) is None:
+            return False
+    old = getattr(shell, "_serlib_inline_hooks", None)
+    if old is not None:
+        for event, fn in old:
+            try:
+                shell.events.unregister(event, fn)
+            except ValueError:
+                pass
+    hooks = [("pre_run_cell", _before_cell), ("post_run_cell", _after_cell)]
+    for event, fn in hooks:
+        shell.events.register(event, fn)
+    shell._serlib_inline_hooks = hooks
+    _Inline.shell = shell
+    _Inline.pending = []
+    _own_formatter(shell)
+    return True
+
+
+def _show_later(fig: Figure) -> Figure:
+    """Queue ``fig`` for display at the end of the running cell (no-op outside an inline shell)."""
+    if _Inline.shell is not None:
+        _Inline.pending.append(fig)
+    return fig
+
+
 def _finish(fig: Figure, name: str | None) -> Figure:
     if fig.get_layout_engine() is None:
         fig.tight_layout()
     if name is not None:
         save(fig, name)
-    return fig
+    return _show_later(fig)
+
+
+def _styles(labels: Sequence[str]) -> dict[str, tuple[Any, str, str]]:
+    """(colour, marker, line style) per label: 10 colour-blind-safe colours, markers change with them."""
+    colors = sns.color_palette("colorblind", 10)
+    return {lab: (colors[i % 10], _MARKERS[i % len(_MARKERS)], "-" if i < 10 else "--")
+            for i, lab in enumerate(labels)}
+
+
+def _panels(n: int, *, width: float = 3.5, height: float = 2.9, legend_width: float = 2.2,
+            title: bool = True) -> tuple[Figure, np.ndarray, Any]:
+    """``n`` panels sharing the y axis, and the spare panel that holds the legend (or None).
+
+    Up to three panels sit in one row, four in 2 x 2; more fill rows of 3 (or 4, or 2) chosen so
+    that exactly one slot is spare for the legend, or none (legend outside, right): never an empty panel.
+    """
+    if n <= 3:
+        nrows, ncols, spare = 1, n, 0
+    elif n == 4:
+        nrows, ncols, spare = 2, 2, 0
+    else:
+        options = [(c, -(-n // c) * c - n) for c in (3, 4, 2)]
+        ncols, spare = next((o for o in options if o[1] == 1), None) or next(
+            (o for o in options if o[1] == 0), (3, -(-n // 3) * 3 - n))
+        nrows = -(-n // ncols)
+    legend_in_panel = spare >= 1
+    fig_w = width * ncols + (0.0 if legend_in_panel else legend_width)
+    fig = Figure(figsize=(fig_w, height * nrows + (0.35 if title else 0.0)), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, sharey=True, squeeze=False)).ravel()
+    for ax in axes[n + (1 if legend_in_panel else 0):]:
+        ax.remove()
+    legend_ax = axes[n] if legend_in_panel else None
+    if legend_ax is not None:
+        legend_ax.axis("off")
+    return fig, axes[:n], legend_ax
+
+
+def _legend(fig: Figure, legend_ax: Any, handles: list, labels: list[str], title: str) -> None:
+    if legend_ax is not None:
+        legend_ax.legend(handles, labels, title=title, loc="center", fontsize="small", frameon=False)
+    else:
+        fig.legend(handles, labels, title=title, loc="outside right center", fontsize="small", frameon=False)
+
+
+def _uncertainty_handles(band: bool, seeds: bool, *, bars: bool = False) -> tuple[list, list[str]]:
+    """Legend entries for the uncertainty marks drawn (bands / dots for lines, error bars / ticks for bars)."""
+    handles, labels = [], []
+    if band:
+        handles.append(Line2D([], [], color="black", lw=1, marker="|", ms=7) if bars
+                       else Patch(color="0.55", alpha=0.3, lw=0))
+        labels.append("95 % CI over seeds")
+    if seeds:
+        handles.append(Line2D([], [], marker="|", ls="none", color="black", ms=7, mew=1.2) if bars
+                       else Line2D([], [], marker="o", ls="none", color="0.45", alpha=0.6, markersize=4))
+        labels.append("single seeds (fewer than 3)")
+    return handles, labels
 
 
 # --------------------------------------------------------------------------- tidy-frame helpers
@@ -119,26 +321,20 @@ def _facets(df: pd.DataFrame, col: str | None) -> tuple[list[Any], pd.DataFrame]
     return values, pd.concat(parts, ignore_index=True)
 
 
-def _stats_over_seeds(frame: pd.DataFrame, x: str, confidence: float = 0.95) -> pd.DataFrame:
-    """Mean and CI half-width of ``value`` per ``x`` (rows of one seed averaged first)."""
-    work = frame
+def _seed_means(frame: pd.DataFrame, x: str) -> pd.DataFrame:
+    """One value per ``x`` and seed (rows of one seed, e.g. folds, averaged first)."""
     if "seed" in frame.columns:
-        work = frame.groupby([x, "seed"], dropna=False)["value"].mean().reset_index()
+        return frame.groupby([x, "seed"], dropna=False)["value"].mean().reset_index()
+    return frame[[x, "value"]]
+
+
+def _stats_over_seeds(frame: pd.DataFrame, x: str, confidence: float = 0.95) -> pd.DataFrame:
+    """Mean, CI half-width (0 when undefined) and number of seeds of ``value`` per ``x``."""
     rows = []
-    for xv, grp in work.groupby(x, dropna=False):
+    for xv, grp in _seed_means(frame, x).groupby(x, dropna=False):
         mean, half = mean_ci(grp["value"].to_numpy(float), confidence=confidence)
         rows.append({x: xv, "mean": mean, "ci": 0.0 if not np.isfinite(half) else half, "n": len(grp)})
     return pd.DataFrame(rows)
-
-
-def _grid(n: int, width: float = 4.4, height: float = 3.5) -> tuple[Figure, np.ndarray]:
-    ncols = min(n, 3)
-    nrows = int(np.ceil(n / ncols))
-    fig = Figure(figsize=(width * ncols, height * nrows))
-    axes = np.atleast_1d(fig.subplots(nrows, ncols, sharey=True, squeeze=False)).ravel()
-    for ax in axes[n:]:
-        ax.set_visible(False)
-    return fig, axes[:n]
 
 
 def _snr_axis(ax, snrs: Sequence[float], clean_x: float | None) -> None:
@@ -154,9 +350,50 @@ def _snr_axis(ax, snrs: Sequence[float], clean_x: float | None) -> None:
     ax.set_xlabel("SNR (dB)")
 
 
+class _Drawn:
+    """What a figure drew: values for the y limits and which uncertainty marks appear."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.band = False
+        self.seeds = False
+
+
+def _point_set(ax, x: float | None, frame: pd.DataFrame, xcol: str, *, scale: float, bounds, ci: bool,
+               style: tuple, label: str | None, drawn: _Drawn, clean: bool) -> None:
+    """Means (a line, or one marker for clean) with a CI band / bar (>= 3 seeds) or single-seed dots."""
+    color, marker, ls = style
+    st = _stats_over_seeds(frame, xcol).sort_values(xcol)
+    mean = st["mean"].to_numpy(float) * scale
+    xs = np.full(len(st), x) if clean else st[xcol].to_numpy(float)
+    if clean:
+        ax.plot(xs, mean, marker=marker, ms=7, color=color, mec="black", mew=0.6, ls="none", label=label, zorder=4)
+    else:
+        ax.plot(xs, mean, marker=marker, ms=5, lw=1.6, color=color, ls=ls, label=label, zorder=3)
+    drawn.values += list(mean)
+    n = st["n"].to_numpy(int)
+    if ci and len(n) and n.min() >= MIN_SEEDS_FOR_CI:
+        lo = _clip(mean - st["ci"].to_numpy(float) * scale, bounds)
+        hi = _clip(mean + st["ci"].to_numpy(float) * scale, bounds)
+        if clean:
+            ax.errorbar(xs, mean, yerr=[mean - lo, hi - mean], fmt="none", ecolor=color, capsize=3, lw=1.2, zorder=3)
+        else:
+            ax.fill_between(xs, lo, hi, color=color, alpha=0.15, lw=0)
+        drawn.values += list(lo) + list(hi)
+        drawn.band = True
+    elif len(n) and n.max() > 1:
+        per_seed = _seed_means(frame, xcol)
+        px = np.full(len(per_seed), x) if clean else per_seed[xcol].to_numpy(float)
+        py = per_seed["value"].to_numpy(float) * scale
+        ax.scatter(px, py, s=12, color=color, marker=marker, alpha=0.45, lw=0, zorder=2)
+        drawn.values += list(py)
+        drawn.seeds = True
+
+
 def _snr_lines(
     data: pd.DataFrame, value_label: str, *, hue: str | Sequence[str], col: str | None, ci: bool,
-    title: str, scale: float, include_clean: bool = True,
+    title: str, scale: float, bounds: tuple[float | None, float | None], include_clean: bool = True,
+    zero_line: bool = False, chance: float | None = None,
 ) -> Figure:
     data = data.assign(_hue=_hue_labels(data, hue))
     facet_values, data = _facets(data, col)
@@ -164,37 +401,51 @@ def _snr_lines(
     has_clean = include_clean and data["snr"].isna().any()
     step = (snrs[-1] - snrs[0]) / max(len(snrs) - 1, 1) if len(snrs) > 1 else 5.0
     clean_x = (snrs[-1] + max(step, 5.0)) if (has_clean and snrs) else (0.0 if has_clean else None)
-    fig, axes = _grid(len(facet_values))
-    palette = dict(zip(dict.fromkeys(data["_hue"]), sns.color_palette("colorblind", data["_hue"].nunique())))
+    hues = list(dict.fromkeys(data["_hue"]))
+    styles = _styles(hues)
+    single = len(facet_values) == 1
+    fig, axes, legend_ax = _panels(len(facet_values), width=5.2 if single else 3.5, height=3.6 if single else 2.9)
+    drawn = _Drawn()
     for ax, fv in zip(axes, facet_values):
         sub = data[data["_facet"].isna()] if fv is None else data[data["_facet"] == fv]
-        for label, grp in sub.groupby("_hue", sort=False):
-            color = palette[label]
-            noisy = grp[grp["snr"].notna()]
+        for label in hues:
+            grp = sub[sub["_hue"] == label]
+            noisy, clean = grp[grp["snr"].notna()], grp[grp["snr"].isna()]
             if len(noisy):
-                st = _stats_over_seeds(noisy, "snr").sort_values("snr")
-                ax.plot(st["snr"], st["mean"] * scale, marker="o", color=color, label=label)
-                if ci:
-                    ax.fill_between(st["snr"], (st["mean"] - st["ci"]) * scale, (st["mean"] + st["ci"]) * scale,
-                                    color=color, alpha=0.2, lw=0)
-            clean = grp[grp["snr"].isna()]
+                _point_set(ax, None, noisy, "snr", scale=scale, bounds=bounds, ci=ci, style=styles[label],
+                           label=label, drawn=drawn, clean=False)
             if has_clean and len(clean):
-                st = _stats_over_seeds(clean.assign(snr=clean_x), "snr")
-                ax.errorbar(st["snr"], st["mean"] * scale, yerr=(st["ci"] * scale) if ci else None, fmt="D",
-                            color=color, capsize=3, label=None if len(noisy) else label)
+                _point_set(ax, clean_x, clean.assign(snr=clean_x), "snr", scale=scale, bounds=bounds, ci=ci,
+                           style=styles[label], label=None if len(noisy) else label, drawn=drawn, clean=True)
         _snr_axis(ax, snrs, clean_x)
-        ax.set_ylabel(value_label)
+        if ax.get_subplotspec().is_first_col():
+            ax.set_ylabel(value_label)
         ax.set_title(str(fv) if fv is not None else "")
         ax.grid(alpha=0.3)
-    handles, labels = axes[0].get_legend_handles_labels()
-    for ax in axes[1:]:
-        h, lab = ax.get_legend_handles_labels()
-        for hh, ll in zip(h, lab):
+        if zero_line:
+            ax.axhline(0.0, color="0.3", lw=0.9, ls="--", zorder=1)
+            drawn.values.append(0.0)
+        if chance is not None:
+            drawn.values.append(chance * scale)
+    ylim = _limits(drawn.values, bounds)
+    for ax in axes:
+        ax.set_ylim(*ylim)
+    handles, labels = [], []
+    for ax in axes:
+        for hh, ll in zip(*ax.get_legend_handles_labels()):
             if ll not in labels:
                 handles.append(hh)
                 labels.append(ll)
+    order = [labels.index(h) for h in hues if h in labels]
+    handles, labels = [handles[i] for i in order], [labels[i] for i in order]
+    extra_h, extra_l = _uncertainty_handles(drawn.band, drawn.seeds)
+    if chance is not None:
+        for ax in axes:
+            ax.axhline(chance * scale, color="0.3", lw=1, ls=":", zorder=1)
+        extra_h.append(Line2D([], [], color="0.3", lw=1, ls=":"))
+        extra_l.append(f"chance ({chance * scale:g}{' %' if scale == 100.0 else ''})")
     hue_title = hue if isinstance(hue, str) else " / ".join(hue)
-    axes[-1].legend(handles, labels, title=hue_title, fontsize="small", loc="best")
+    _legend(fig, legend_ax, handles + extra_h, labels + extra_l, hue_title)
     fig.suptitle(title)
     return fig
 
@@ -207,17 +458,27 @@ def metric_vs_snr(
     hue: str | Sequence[str] = "method",
     col: str | None = "noise_type",
     ci: bool = True,
+    chance: float | None = None,
     title: str | None = None,
     name: str | None = None,
 ) -> Figure:
     """``metric`` against SNR (dB), one line per ``hue`` and one panel per ``col`` (noise type).
 
-    Clean rows (``snr`` missing) appear in every panel as a diamond at the right, labelled
-    "clean"; bands are the CI over seeds when ``ci``. Proportions are shown in %.
+    Clean rows (``snr`` missing) appear in every panel as a larger marker at the right, labelled
+    "clean". With ``ci`` and at least three seeds per point a band / error bar shows the 95 % CI
+    over seeds; with two, the single seeds are dots. The y axis stays inside the metric's range
+    (UAR/F1 0-100 %, CCC -1..1); the legend sits in a spare panel or beside the panels. With one
+    SNR there is no curve to draw: a warning points to :func:`score_table`. ``chance`` (a fraction,
+    e.g. 0.25 for 4 classes) adds a dotted chance line.
     """
     sub = _select_metric(df, metric)
+    noisy_snrs = sub["snr"].dropna().unique()
+    if len(noisy_snrs) == 1:
+        warnings.warn(f"metric_vs_snr: only one SNR ({noisy_snrs[0]:g} dB), so there is no curve to show; "
+                      f"plots.score_table(df, {metric!r}) gives the same numbers as a table", stacklevel=2)
     scale = 100.0 if percent_metric(metric) else 1.0
     return _finish(_snr_lines(sub, metric_label(metric), hue=hue, col=col, ci=ci, scale=scale,
+                              bounds=_bounds(metric), chance=chance,
                               title=title or f"{metric_label(metric).split(' (')[0]} vs SNR"), name)
 
 
@@ -236,7 +497,8 @@ def relative_drop(
 
     The clean reference is the same method's clean score for the same seed (the mean over
     seeds when that seed has none). For lower-is-better metrics (WER) the degradation is
-    ``noisy - clean``. Positive = worse than clean.
+    ``noisy - clean``. Positive = worse than clean; the axis stays within -100..100 %
+    (a method cannot lose more than all of its clean score). Uncertainty as in :func:`metric_vs_snr`.
     """
     sub = _select_metric(df, metric)
     hib = _higher_is_better(metric)
@@ -263,18 +525,322 @@ def relative_drop(
         if (clean_ref.abs() < 1e-12).any():
             raise ValueError("relative_drop: a clean score is 0, the relative drop is undefined; use relative=False")
         noisy["value"] = diff / clean_ref.abs()
-        label, scale = "Relative drop from clean (%)", 100.0
+        label, scale, bounds = "Relative drop from clean (%)", 100.0, (-100.0, 100.0)
     else:
         noisy["value"] = diff
         scale = 100.0 if percent_metric(metric) else 1.0
         unit = "percentage points" if scale == 100.0 else "absolute"
         label = f"Drop from clean ({unit})"
+        lo, hi = _bounds(metric)
+        span = (hi - lo) if lo is not None and hi is not None else None
+        bounds = (-span, span) if span is not None else (None, None)
     noisy = noisy.drop(columns="_hue")
-    fig = _snr_lines(noisy, label, hue=hue, col=col, ci=ci, scale=scale, include_clean=False,
-                     title=title or f"{metric_label(metric).split(' (')[0]}: drop from clean vs SNR")
-    for ax in fig.axes:
-        if ax.get_visible():
-            ax.axhline(0.0, color="0.4", lw=0.8, ls="--")
+    fig = _snr_lines(noisy, label, hue=hue, col=col, ci=ci, scale=scale, bounds=bounds, include_clean=False,
+                     zero_line=True, title=title or f"{metric_label(metric).split(' (')[0]}: drop from clean vs SNR")
+    return _finish(fig, name)
+
+
+def _condition_label(row: pd.Series) -> str:
+    if pd.isna(row.get("snr")):
+        cond = row.get("test_condition")
+        return "clean" if cond is None or pd.isna(cond) else str(cond)
+    nt = row.get("noise_type")
+    prefix = "" if nt is None or pd.isna(nt) else f"{nt} "
+    return f"{prefix}{row['snr']:g} dB"
+
+
+def score_table(
+    df: pd.DataFrame,
+    metric: str,
+    *,
+    rows: str | Sequence[str] = "method",
+    cols: str | Sequence[str] | None = None,
+    digits: int | None = None,
+) -> pd.DataFrame:
+    """``metric`` as a table: mean ± 95 % CI over seeds (n seeds), per ``rows`` x (``cols``, condition).
+
+    The table to show instead of :func:`metric_vs_snr` when there is a single SNR. The condition
+    is "clean" (or the ``test_condition``) for rows without an SNR, else "<noise_type> <snr> dB".
+    Proportions are shown in %; ``digits`` defaults to 1 for % and 3 otherwise. The interval is
+    left out with one seed.
+    """
+    sub = _select_metric(df, metric)
+    rows = [rows] if isinstance(rows, str) else list(rows)
+    cols = [] if cols is None else ([cols] if isinstance(cols, str) else list(cols))
+    missing = [c for c in rows + cols if c not in sub.columns]
+    if missing:
+        raise KeyError(f"score_table: column(s) {missing} not in the results (columns: {list(sub.columns)})")
+    scale = 100.0 if percent_metric(metric) else 1.0
+    digits = (1 if scale == 100.0 else 3) if digits is None else digits
+    sub["condition"] = sub.apply(_condition_label, axis=1)
+    keys = rows + cols + ["condition"]
+    cells = []
+    for key, grp in sub.groupby(keys, dropna=False, sort=False):
+        st = _stats_over_seeds(grp.assign(_all=0), "_all").iloc[0]
+        text = f"{st['mean'] * scale:.{digits}f}"
+        if st["n"] > 1:
+            text += f" ± {st['ci'] * scale:.{digits}f}"
+        cells.append({**dict(zip(keys, key if isinstance(key, tuple) else (key,))),
+                      "cell": f"{text} (n={int(st['n'])})"})
+    table = pd.DataFrame(cells).pivot_table(index=rows, columns=cols + ["condition"], values="cell",
+                                            aggfunc="first", sort=False)
+    # conditions without an SNR (clean) first, then from the highest SNR down; outer columns as they come
+    rank = {c: (0, 0.0, "") for c in sub.loc[sub["snr"].isna(), "condition"]}
+    rank |= {c: (1, -float(snr), c) for c, snr in zip(sub["condition"], sub["snr"]) if pd.notna(snr)}
+    outer = {k: i for i, k in enumerate(dict.fromkeys(tuple(t[:-1]) for t in table.columns))} if cols else {}
+    order = sorted(table.columns, key=lambda t: (outer.get(tuple(t[:-1]), 0), rank[t[-1]]) if cols
+                   else rank[t])
+    table = table[order]
+    table.columns.names = [*cols, metric_label(metric)]
+    return table
+
+
+def _interval_marks(ax, centre: float, pos: float, values: np.ndarray, *, scale: float, bounds, drawn: _Drawn,
+                    horizontal: bool = True) -> None:
+    """A CI error bar (>= 3 values) or single-value ticks (2 values) at ``pos`` for a bar of height ``centre``."""
+    n = len(values)
+    if n >= MIN_SEEDS_FOR_CI:
+        _, half = mean_ci(values)
+        lo, hi = _clip(np.array([centre - half * scale, centre + half * scale]), bounds)
+        err = [[centre - lo], [hi - centre]]
+        if horizontal:
+            ax.errorbar([centre], [pos], xerr=err, fmt="none", ecolor="black", capsize=2.5, lw=1, zorder=4)
+        else:
+            ax.errorbar([pos], [centre], yerr=err, fmt="none", ecolor="black", capsize=2.5, lw=1, zorder=4)
+        drawn.values += [lo, hi]
+        drawn.band = True
+    elif n == 2:
+        vals = values * scale
+        if horizontal:
+            ax.plot(vals, [pos] * n, ls="none", marker="|", ms=7, mew=1.2, color="black", zorder=4)
+        else:
+            ax.plot([pos] * n, vals, ls="none", marker="_", ms=7, mew=1.2, color="black", zorder=4)
+        drawn.values += list(vals)
+        drawn.seeds = True
+
+
+def _per_group_seeds(frame: pd.DataFrame, keys: list[str]) -> dict[tuple, np.ndarray]:
+    """Per-seed values (folds averaged) of each group of ``keys``."""
+    work = frame
+    if "seed" in frame.columns:
+        work = frame.groupby([*keys, "seed"], dropna=False, sort=False)["value"].mean().reset_index()
+    return {k if isinstance(k, tuple) else (k,): g["value"].to_numpy(float)
+            for k, g in work.groupby(keys, dropna=False, sort=False)}
+
+
+def _wrap(label: str, width: int = 22) -> str:
+    """Break a long tick label at " / ", "_" or "+" so it fits beside a bar."""
+    if len(label) <= width:
+        return label
+    parts = re.split(r"(?<=[/_+ ])", label)
+    lines, cur = [], ""
+    for p in parts:
+        if cur and len(cur) + len(p) > width:
+            lines.append(cur.rstrip())
+            cur = ""
+        cur += p
+    return "\n".join([*lines, cur.rstrip()])
+
+
+def bars(
+    df: pd.DataFrame,
+    metric: str,
+    *,
+    y: str | Sequence[str] = "method",
+    hue: str | None = None,
+    order: Sequence[str] | None = None,
+    hue_order: Sequence[str] | None = None,
+    chance: float | None = None,
+    xlabel: str | None = None,
+    title: str | None = None,
+    name: str | None = None,
+) -> Figure:
+    """Horizontal grouped bars of ``metric`` (mean over seeds) per ``y`` group and ``hue``.
+
+    Made for a handful of conditions per system (e.g. paper 5's clean / FGSM / BIM test):
+    system names sit on the y axis (no rotated or cut labels), every bar carries its value (so a
+    bar of 0 is still seen), a CI bar with three or more seeds, single-seed ticks with two, a
+    dashed chance line when ``chance`` (a fraction, e.g. 0.25) is given, the legend below the axes.
+    ``y`` may name several columns (joined with " / "); ``order`` / ``hue_order`` fix the order.
+    """
+    if "metric" in df.columns:
+        sub = df[df["metric"].map(_metric_key) == _metric_key(metric)].copy()
+        if sub.empty:
+            raise ValueError(f"bars: no rows with metric {metric!r}; metrics present: {sorted(set(df['metric']))}")
+    else:
+        sub = df.copy()
+    if "value" not in sub.columns:
+        raise KeyError(f"bars: the results frame has no 'value' column (columns: {list(sub.columns)})")
+    sub["value"] = sub["value"].astype(float)
+    sub["_y"] = _hue_labels(sub, y)
+    if hue is not None and hue not in sub.columns:
+        raise KeyError(f"bars: hue column {hue!r} not in the results")
+    sub["_h"] = sub[hue].astype(str) if hue is not None else metric_label(metric).split(" (")[0]
+    ys = list(order) if order is not None else list(dict.fromkeys(sub["_y"]))
+    hs = list(hue_order) if hue_order is not None else list(dict.fromkeys(sub["_h"]))
+    unknown = sorted(set(ys) - set(sub["_y"])) + sorted(set(hs) - set(sub["_h"]))
+    if unknown:
+        raise ValueError(f"bars: {unknown} not in the data (y groups: {sorted(set(sub['_y']))}, "
+                         f"hue values: {sorted(set(sub['_h']))})")
+    scale = 100.0 if percent_metric(metric) else 1.0
+    bounds = _bounds(metric)
+    seeds = _per_group_seeds(sub, ["_y", "_h"])
+    k = len(hs)
+    height = 0.8 / k
+    fig = Figure(figsize=(8.4, 0.7 + max(1.6, len(ys) * (0.16 * k + 0.2))), layout="constrained")
+    ax = fig.subplots()
+    colors = sns.color_palette("colorblind", max(k, 3))
+    drawn = _Drawn()
+    drawn.values.append(0.0)
+    for j, h in enumerate(hs):
+        pos = np.arange(len(ys)) + (j - (k - 1) / 2) * height
+        means = np.array([seeds[(yv, h)].mean() * scale if (yv, h) in seeds else np.nan for yv in ys])
+        ax.barh(pos, np.nan_to_num(means), height * 0.92, color=colors[j], label=h if hue is not None else None,
+                edgecolor="0.3", linewidth=0.4)
+        drawn.values += list(means[np.isfinite(means)])
+        for p, yv, m in zip(pos, ys, means):
+            if (yv, h) not in seeds:
+                continue
+            _interval_marks(ax, m, p, seeds[(yv, h)], scale=scale, bounds=bounds, drawn=drawn)
+            ax.annotate(f"{m:.{0 if scale == 100.0 else 2}f}", (max(m, 0.0), p), xytext=(3, 0),
+                        textcoords="offset points", va="center", fontsize=7, color="0.2")
+    if chance is not None:
+        ax.axvline(chance * scale, color="0.25", ls="--", lw=1, zorder=1,
+                   label=f"chance ({chance * scale:g}{' %' if scale == 100.0 else ''})")
+    lo, hi = _limits(drawn.values, bounds)
+    ax.set_xlim(min(lo, 0.0), hi + 0.06 * (hi - lo))  # room for the value labels
+    ax.set_yticks(np.arange(len(ys)))
+    ax.set_yticklabels([_wrap(v) for v in ys], fontsize="small")
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel or metric_label(metric))
+    ax.set_ylabel(" / ".join([y] if isinstance(y, str) else list(y)))
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(title or f"{metric_label(metric).split(' (')[0]} per {hue or 'system'}")
+    handles, labels = ax.get_legend_handles_labels()
+    extra_h, extra_l = _uncertainty_handles(drawn.band, drawn.seeds, bars=True)
+    if handles or extra_h:
+        fig.legend(handles + extra_h, labels + extra_l, title=hue, loc="outside right upper", fontsize="small",
+                   frameon=False)
+    return _finish(fig, name)
+
+
+def leaderboard_auc(
+    auc: pd.DataFrame,
+    *,
+    order: Sequence[str] | None = None,
+    chance: float | None = 0.25,
+    xlabel: str = "AUC of UAR over 0-20 dB (%)",
+    title: str | None = None,
+    name: str | None = None,
+) -> Figure:
+    """The robustness leaderboard: overall AUC per method (bars) and per noise family (markers).
+
+    ``auc`` is :func:`serlib.leaderboard.auc_frame` (``method, seed, noise_type, value``, with
+    ``noise_type = "all"`` the mean over families). Bars are the overall AUC (mean over seeds) with
+    the 95 % CI over seeds (three or more) or single-seed ticks (two); markers are the families'
+    means; methods are ranked top-down (``order``, e.g. the leaderboard's, or by overall AUC);
+    the dashed line is chance (``chance`` as a fraction; None = none). Method names sit on the
+    y axis and the legend below the axes, so nothing overlaps.
+    """
+    need = {"method", "noise_type", "value"}
+    if not need <= set(auc.columns):
+        raise KeyError(f"leaderboard_auc: pass serlib.leaderboard.auc_frame(...) (missing {sorted(need - set(auc.columns))})")
+    if auc.empty:
+        raise ValueError("leaderboard_auc: the AUC frame is empty")
+    frame = auc.copy()
+    frame["value"] = frame["value"].astype(float)
+    families = [f for f in dict.fromkeys(frame["noise_type"].astype(str)) if f != "all"]
+    overall = frame[frame["noise_type"].astype(str) == "all"]
+    if overall.empty:
+        keys = ["method", "seed"] if "seed" in frame.columns else ["method"]
+        overall = frame.groupby(keys, dropna=False)["value"].mean().reset_index().assign(noise_type="all")
+    seeds = _per_group_seeds(overall, ["method"])
+    if order is None:
+        order = sorted(seeds, key=lambda k: -seeds[k].mean())
+        order = [k[0] for k in order]
+    order = list(order)
+    unknown = sorted(set(order) - {k[0] for k in seeds})
+    if unknown:
+        raise ValueError(f"leaderboard_auc: methods {unknown} have no AUC rows")
+    y = np.arange(len(order))
+    fig = Figure(figsize=(8.4, 1.2 + 0.42 * len(order)), layout="constrained")
+    ax = fig.subplots()
+    drawn = _Drawn()
+    means = np.array([seeds[(m,)].mean() * 100 for m in order])
+    ax.barh(y, means, 0.7, color="0.85", edgecolor="0.45", lw=0.6, label="all families (bar)", zorder=1)
+    drawn.values += list(means) + [0.0]
+    for yi, m, mean in zip(y, order, means):
+        _interval_marks(ax, mean, yi, seeds[(m,)], scale=100.0, bounds=(0.0, 100.0), drawn=drawn)
+    fam = frame[frame["noise_type"].astype(str) != "all"]
+    fam_means = _per_group_seeds(fam, ["method", "noise_type"])
+    styles = _styles(families)
+    offsets = np.linspace(-0.22, 0.22, len(families)) if len(families) > 1 else np.zeros(1)
+    for off, f in zip(offsets, families):
+        color, marker, _ = styles[f]
+        xs = [fam_means[(m, f)].mean() * 100 if (m, f) in fam_means else np.nan for m in order]
+        ax.scatter(xs, y + off, color=color, marker=marker, s=30, edgecolors="white", linewidths=0.5, zorder=3,
+                   label=f"{f} (mean over seeds)")
+        drawn.values += [v for v in xs if np.isfinite(v)]
+    if chance is not None:
+        ax.axvline(chance * 100, color="0.25", ls="--", lw=1, zorder=2, label=f"chance ({chance * 100:g} %)")
+        drawn.values.append(chance * 100)
+    lo, hi = _limits(drawn.values, (0.0, 100.0))
+    ax.set_xlim(0.0, hi)
+    ax.set_yticks(y)
+    ax.set_yticklabels(order)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("method (ranked)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(title or "Robustness leaderboard: area under the UAR-vs-SNR curve")
+    handles, labels = ax.get_legend_handles_labels()
+    extra_h, extra_l = _uncertainty_handles(drawn.band, drawn.seeds, bars=True)
+    fig.legend(handles + extra_h, labels + extra_l, title="AUC", loc="outside right upper", fontsize="small",
+               frameon=False)
+    return _finish(fig, name)
+
+
+def relative_change(ours: pd.DataFrame, paper: pd.DataFrame | None = None, *, name: str | None = None) -> Figure:
+    """Paper 4's Figure 2 equivalent: grouped bars of relative change (%) per test scenario.
+
+    ``ours`` / ``paper`` are :func:`serlib.models.joint_asr_ser.relative_change` frames
+    (``metric, scenario, model, change``); columns are (a) ASR: WER and (b) SER: accuracy, rows
+    are ours and (when given) the paper's. Each column has **one y scale** for ours and the paper's,
+    so bar heights compare directly; positive = better than the clean-trained baseline.
+    """
+    sets = [("ours", ours)] + ([("paper", paper)] if paper is not None else [])
+    for who, rel in sets:
+        need = {"metric", "scenario", "model", "change"}
+        if not need <= set(rel.columns):
+            raise KeyError(f"relative_change: {who} lacks {sorted(need - set(rel.columns))}; pass "
+                           "serlib.models.joint_asr_ser.relative_change(...)")
+    models = ["Baseline (noisy-trained)", "Joint (clean-trained)", "Joint (noisy-trained)"]
+    colors = dict(zip(models, sns.color_palette("colorblind", 3)))
+    fig = Figure(figsize=(10.0, 0.6 + 3.0 * len(sets)), layout="constrained")
+    axes = fig.subplots(len(sets), 2, squeeze=False, sharey="col")
+    for c, (metric, what) in enumerate([("wer", "(a) ASR: WER"), ("accuracy", "(b) SER: accuracy")]):
+        for r, (who, rel) in enumerate(sets):
+            ax = axes[r, c]
+            sub = rel[rel["metric"] == metric]
+            scen = list(dict.fromkeys(sub["scenario"]))
+            x = np.arange(len(scen))
+            for k, model in enumerate(models):
+                vals = sub[sub["model"] == model].set_index("scenario")["change"].reindex(scen)
+                ax.bar(x + (k - 1) * 0.27, vals.to_numpy(float), 0.27, color=colors[model], label=model)
+            ax.axhline(0, color="black", lw=0.8)
+            if not np.isfinite(sub["change"].to_numpy(float)).any():
+                ax.text(0.5, 0.5, "no comparison in this run\n(these models were not trained)", ha="center",
+                        va="center", transform=ax.transAxes, color="0.35")
+            ax.set_xticks(x)
+            ax.set_xticklabels(scen, rotation=30, ha="right", fontsize="small")
+            if c == 0:
+                ax.set_ylabel("change vs clean-trained\nbaseline (%, + = better)")
+            if r == len(sets) - 1:
+                ax.set_xlabel("test scenario (SNR in dB)")
+            ax.set_title(f"{what} ({who})")
+            ax.grid(axis="y", alpha=0.3)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize="small", frameon=False)
     return _finish(fig, name)
 
 
@@ -319,12 +885,17 @@ def tsne(
     max_points: int = 1000,
     perplexity: float = 30.0,
     centers: bool = True,
+    label_name: str = "label",
+    style_name: str = "style",
     name: str | None = None,
 ) -> Figure:
     """2-D t-SNE (scikit-learn) of utterance embeddings coloured by ``labels`` (marker by ``style``).
 
     At most ``max_points`` points are kept (a stratified random subsample, seeded); more than 50
     dimensions are first reduced with PCA. ``centers`` draws each label's centre as a large marker.
+    ``label_name`` / ``style_name`` head the legend's two parts (e.g. ``"SNR"``, ``"emotion"``).
+    Markers are large and opaque enough to tell the ``style`` classes apart; the legend sits
+    beside the axes.
     """
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
@@ -361,23 +932,29 @@ def tsne(
     # one OpenMP thread: reproducible, and 10-20x faster than the default on a busy (oversubscribed) CPU
     with threadpool_limits(limits=1):
         xy = TSNE(n_components=2, perplexity=perp, init="pca", random_state=seed).fit_transform(x)
-    frame = pd.DataFrame({"t-SNE 1": xy[:, 0], "t-SNE 2": xy[:, 1], "label": lab.astype(str)})
+    if label_name == style_name:
+        raise ValueError(f"tsne: label_name and style_name must differ (both {label_name!r})")
+    frame = pd.DataFrame({"t-SNE 1": xy[:, 0], "t-SNE 2": xy[:, 1], label_name: lab.astype(str)})
     if sty is not None:
-        frame["style"] = sty.astype(str)
-    fig = Figure(figsize=(6.0, 5.0))
+        frame[style_name] = sty.astype(str)
+    fig = Figure(figsize=(7.4, 5.0), layout="constrained")
     ax = fig.subplots()
-    order = list(dict.fromkeys(frame["label"]))
+    order = list(dict.fromkeys(frame[label_name]))
     palette = dict(zip(order, sns.color_palette("colorblind", len(order))))
-    sns.scatterplot(data=frame, x="t-SNE 1", y="t-SNE 2", hue="label", hue_order=order, palette=palette,
-                    style="style" if sty is not None else None, s=14, alpha=0.55, ax=ax, linewidth=0)
+    sns.scatterplot(data=frame, x="t-SNE 1", y="t-SNE 2", hue=label_name, hue_order=order, palette=palette,
+                    style=style_name if sty is not None else None, s=34, alpha=0.8, ax=ax, linewidth=0.3,
+                    edgecolor="white")
     if centers:
-        cen = frame.groupby("label", sort=False)[["t-SNE 1", "t-SNE 2"]].mean()
-        ax.scatter(cen["t-SNE 1"], cen["t-SNE 2"], s=160, c=[palette[v] for v in cen.index], edgecolors="black",
-                   linewidths=1.0, marker="o", zorder=5)
+        cen = frame.groupby(label_name, sort=False)[["t-SNE 1", "t-SNE 2"]].mean()
+        ax.scatter(cen["t-SNE 1"], cen["t-SNE 2"], s=170, c=[palette[v] for v in cen.index], edgecolors="black",
+                   linewidths=1.2, marker="o", zorder=5)
     ax.set_xlabel("t-SNE dimension 1 (a.u.)")
     ax.set_ylabel("t-SNE dimension 2 (a.u.)")
     ax.set_title(title)
-    ax.legend(fontsize="small", loc="best", title="label" if sty is None else "label / style")
+    legend = ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+                       markerscale=1.3)
+    if centers:
+        legend.set_title(f"large circle = centre of a {label_name}", prop={"size": "small"})
     return _finish(fig, name)
 
 
@@ -418,23 +995,34 @@ def bar_compare(
     colors = sns.color_palette("colorblind", 2)
     fig = Figure(figsize=(max(5.0, 0.9 * len(comp) + 2.0), 4.2))
     ax = fig.subplots()
-    ours_err = comp["ours_ci"].where(np.isfinite(comp["ours_ci"].astype(float)), 0.0)
+    unit = units[0]
+    metric = comp["metric"].iloc[0] if "metric" in comp.columns else "value"
+    bounds = (0.0, 100.0) if unit == "%" and _metric_key(metric) in PROPORTION_METRICS else _bounds(metric)
+    if unit == "%" and bounds == (-1.0, 1.0):
+        bounds = (-100.0, 100.0)
+
+    def clipped_err(mean: pd.Series, half: pd.Series) -> np.ndarray | None:
+        """Asymmetric error bars ``mean ± half`` clipped to the metric's range (a CCC CI never passes 1)."""
+        m, h = mean.astype(float).to_numpy(), half.astype(float).to_numpy()
+        h = np.where(np.isfinite(h), h, 0.0)
+        if not h.any():
+            return None
+        lo, hi = _clip(m - h, bounds), _clip(m + h, bounds)
+        return np.vstack([np.nan_to_num(m - lo), np.nan_to_num(hi - m)])
+
     paper_sd = comp["paper_sd"] if "paper_sd" in comp.columns else pd.Series(np.nan, index=comp.index)
-    paper_err = paper_sd.astype(float).where(np.isfinite(paper_sd.astype(float)), 0.0)
-    ax.bar(x - width / 2, comp["ours"].astype(float), width, yerr=ours_err if ours_err.any() else None, capsize=3,
-           color=colors[0], label="ours (mean ± 95% CI)")
-    ax.bar(x + width / 2, comp["paper"].astype(float), width, yerr=paper_err if paper_err.any() else None,
+    ax.bar(x - width / 2, comp["ours"].astype(float), width, yerr=clipped_err(comp["ours"], comp["ours_ci"]),
+           capsize=3, color=colors[0], label="ours (mean ± 95% CI)")
+    ax.bar(x + width / 2, comp["paper"].astype(float), width, yerr=clipped_err(comp["paper"], paper_sd),
            capsize=3, color=colors[1], label="paper (± sd if printed)")
     ax.set_xticks(x)
     ax.set_xticklabels(labels, fontsize="small")
-    unit = units[0]
-    metric = comp["metric"].iloc[0] if "metric" in comp.columns else "value"
     ax.set_ylabel(f"{_LABELS.get(_metric_key(metric), metric)} ({unit})" if unit and unit != "1"
                   else _LABELS.get(_metric_key(metric), str(metric)))
     ax.set_xlabel(" / ".join(label_cols))
     paper = comp.attrs.get("paper", "")
     ax.set_title(title or f"Ours vs paper {paper}".strip())
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.grid(axis="y", alpha=0.3)
     return _finish(fig, name)
 
@@ -479,24 +1067,80 @@ def spectrograms(
         fig.suptitle(title)
     if name is not None:
         save(fig, name, dpi=100)  # images of noise compress badly: keep the PNGs small
-    return fig
+    return _show_later(fig)
+
+
+def segment(
+    seg: np.ndarray,
+    *,
+    kind: str = "spectrogram",
+    title: str | None = None,
+    name: str | None = None,
+) -> Figure:
+    """One model input segment, ``(frames, bins)`` of a :mod:`serlib.features` ``kind``, on true axes.
+
+    Time in seconds from the frame hop; for ``spectrogram`` the frequency axis is the kept STFT
+    bins (128 of a 512-point FFT at 16 kHz: 0-3.97 kHz in 31.25 Hz steps), for ``lmfb`` the mel
+    band index (20 Hz-8 kHz). Values are shown as stored (natural-log magnitude / power).
+    """
+    from serlib.features import get_kind
+
+    spec = get_kind(kind)
+    x = np.asarray(seg, dtype=float)
+    if x.ndim != 2 or x.shape[1] != spec.dim:
+        raise ValueError(f"segment: expected a (frames, {spec.dim}) array of {kind!r} features, got shape {x.shape}")
+    p = spec.params
+    sr, hop = p["sample_rate"], p["hop_length"]
+    seconds = x.shape[0] * hop / sr
+    fig = Figure(figsize=(7.2, 3.2), layout="constrained")
+    ax = fig.subplots()
+    if kind == "spectrogram":
+        df = sr / p["n_fft"]
+        extent = (0.0, seconds, -df / 2 / 1000, (x.shape[1] - 0.5) * df / 1000)
+        ylabel, clabel = "Frequency (kHz)", "log magnitude (natural log)"
+        span = f"0-{(x.shape[1] - 1) * df / 1000:.2f} kHz"
+    elif kind == "lmfb":
+        extent = (0.0, seconds, -0.5, x.shape[1] - 0.5)
+        ylabel, clabel = f"Mel band ({p['f_min']:g} Hz-{p['f_max'] / 1000:g} kHz)", "log power (natural log)"
+        span = f"{x.shape[1]} mel bands"
+    else:
+        raise ValueError(f"segment: kind {kind!r} is not a spectral feature; use 'spectrogram' or 'lmfb'")
+    im = ax.imshow(x.T, origin="lower", aspect="auto", extent=extent, cmap="magma")
+    ax.set_xlabel("Time (s)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title or f"One {x.shape[0]}-frame input segment ({kind}, {span})")
+    fig.colorbar(im, ax=ax, label=clabel)
+    return _finish(fig, name)
 
 
 def snr_check(table: pd.DataFrame, *, name: str | None = None) -> Figure:
-    """Measured vs target SNR (dB) per noise type, from :func:`serlib.noise.snr_table`."""
+    """Measured minus target SNR (dB) per target SNR and noise type, from :func:`serlib.noise.snr_table`.
+
+    The target SNRs are categories on the x axis with the noise types side by side, and the y axis
+    is the offset (0 = the mix has exactly the target SNR), so a correct mix is a row of points on
+    the dashed zero line whatever its SNR.
+    """
     need = {"snr_target", "snr_measured", "noise_type"}
     if not need <= set(table.columns):
         raise ValueError(f"snr_check: table lacks columns {sorted(need - set(table.columns))}")
-    fig = Figure(figsize=(5.2, 4.2))
+    data = table.assign(offset=table["snr_measured"].astype(float) - table["snr_target"].astype(float),
+                        target=table["snr_target"].map("{:g} dB".format))
+    order = [f"{v:g} dB" for v in sorted(table["snr_target"].astype(float).unique())]
+    fig = Figure(figsize=(7.2, 3.6), layout="constrained")
     ax = fig.subplots()
-    sns.stripplot(data=table, x="snr_target", y="snr_measured", hue="noise_type", dodge=True, size=4,
-                  native_scale=True, ax=ax)
-    lo, hi = table["snr_target"].min() - 2, table["snr_target"].max() + 2
-    ax.plot([lo, hi], [lo, hi], color="grey", lw=1, ls="--", label="measured = target")
-    ax.set_xlabel("Target SNR (dB)")
-    ax.set_ylabel("Measured SNR (dB)")
-    ax.set_title("SNR after mixing (whole-utterance power)")
-    ax.legend(fontsize=7, ncols=2, title="noise type", title_fontsize=8)
+    sns.stripplot(data=data, x="target", y="offset", hue="noise_type", order=order, dodge=True, size=4, jitter=0.15,
+                  palette="colorblind", ax=ax)
+    ax.axhline(0.0, color="0.3", lw=1, ls="--", zorder=0)
+    worst = float(np.nanmax(np.abs(data["offset"]))) if len(data) else 0.0
+    lim = max(1.0, 1.2 * worst)
+    ax.set_ylim(-lim, lim)
+    ax.set_xlabel("Target SNR")
+    ax.set_ylabel("Measured − target SNR (dB)")
+    ax.set_title("SNR after mixing: measured − target")
+    ax.grid(axis="y", alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles + [Line2D([], [], color="0.3", lw=1, ls="--")], labels + ["exact (measured = target)"],
+              title="noise type", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return _finish(fig, name)
 
 
@@ -504,18 +1148,26 @@ def corpus_overview(manifest: pd.DataFrame, *, name: str | None = None) -> Figur
     """Class balance per speaker and the duration histogram per emotion of a manifest."""
     if manifest.empty:
         raise ValueError("corpus_overview: the manifest is empty")
-    fig = Figure(figsize=(12, 3.8))
+    fig = Figure(figsize=(11, 3.6), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1]})
     counts = pd.crosstab(manifest["speaker"], manifest["emotion"])
-    counts.plot.bar(stacked=True, ax=ax1, width=0.8, colormap="tab10")
+    emotions = list(counts.columns)
+    palette = dict(zip(emotions, sns.color_palette("colorblind", len(emotions))))
+    bottom = np.zeros(len(counts))
+    for e in emotions:
+        ax1.bar(range(len(counts)), counts[e].to_numpy(), 0.8, bottom=bottom, color=palette[e], label=e)
+        bottom += counts[e].to_numpy()
+    ax1.set_xticks(range(len(counts)))
+    ax1.set_xticklabels(counts.index, rotation=90)
     ax1.set_xlabel("Speaker")
     ax1.set_ylabel("Utterances (count)")
     ax1.set_title("Class balance per speaker")
-    ax1.legend(title="emotion", fontsize=8)
-    sns.histplot(data=manifest, x="duration", hue="emotion", element="step", bins=30, ax=ax2)
+    sns.histplot(data=manifest, x="duration", hue="emotion", hue_order=emotions, palette=palette, element="step",
+                 bins=30, ax=ax2, legend=False)
     ax2.set_xlabel("Duration (s)")
     ax2.set_ylabel("Utterances (count)")
     ax2.set_title("Duration per emotion")
+    ax1.legend(title="emotion", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return _finish(fig, name)
 
 
@@ -549,3 +1201,6 @@ def audio_grid(rows: dict[str, dict[str, np.ndarray]], sr: int = 16_000, *, row_
         for r, cells in rows.items()
     )
     return HTML(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+enable_inline()  # inside a Jupyter kernel: figures drawn here show under the cell that drew them

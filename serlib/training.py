@@ -505,9 +505,9 @@ def fit(
 def _progress(it: Iterable, enabled: bool):
     if not enabled:
         return it
-    from tqdm.auto import tqdm
+    from serlib.progress import bar as progress_bar
 
-    return tqdm(it, desc="epochs", unit="epoch", leave=False)
+    return progress_bar(it, desc="epochs", unit="epoch", leave=False)
 
 
 # --------------------------------------------------------------------------- predict

@@ -89,7 +89,8 @@ _MAX_SECONDS = 120  # guard against runaway synthesis (a huge text by mistake)
 #   request  <- "<I" length + JSON {text, voice, rate, pitch, range, volume, ssml}
 #   response -> "<iI" status, payload length + payload (status 0: int16 PCM; else a UTF-8 message)
 _SERVER_SOURCE = r'''
-import ctypes, json, os, struct, sys
+import ctypes, json, os, signal, struct, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C / a kernel shutdown is for the parent; stdin EOF stops us
 lib_path, data_path, max_samples = sys.argv[1], sys.argv[2], int(sys.argv[3])
 inp, out = sys.stdin.buffer, sys.stdout.buffer
 lib = ctypes.CDLL(lib_path)

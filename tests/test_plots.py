@@ -50,6 +50,12 @@ def _has_legend(fig) -> bool:
     return any(ax.get_legend() is not None for ax in fig.axes) or bool(fig.legends)
 
 
+def _legend_texts(fig) -> list[str]:
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None] + list(fig.legends)
+    assert len(legends) == 1, f"expected one legend, got {len(legends)}"
+    return [t.get_text() for t in legends[0].get_texts()]
+
+
 def _title(fig) -> str:
     sup = fig._suptitle.get_text() if fig._suptitle is not None else ""
     return sup or " ".join(ax.get_title() for ax in fig.axes)
@@ -60,13 +66,16 @@ def test_metric_vs_snr(tmp_data, tidy):
     _png("uar_vs_snr")
     axes = _visible_axes(fig)
     assert [ax.get_title() for ax in axes] == ["babble", "music"]  # one panel per noise type
+    assert axes[0].get_ylabel() == "UAR (%)" and axes[1].get_ylabel() == ""  # one shared y axis, labelled once
     for ax in axes:
-        assert ax.get_xlabel() == "SNR (dB)" and ax.get_ylabel() == "UAR (%)"
+        assert ax.get_xlabel() == "SNR (dB)"
         ticks = [t.get_text() for t in ax.get_xticklabels()]
         assert ticks == ["0", "10", "20", "clean"]  # clean shown at the right, in every panel
+        lo, hi = ax.get_ylim()
+        assert 0.0 <= lo < hi <= 100.0  # inside the metric's range
     assert _has_legend(fig) and "UAR vs SNR" in _title(fig)
-    legend = next(ax.get_legend() for ax in fig.axes if ax.get_legend() is not None)
-    assert [t.get_text() for t in legend.get_texts()] == ["Baseline", "Robust"]
+    assert _legend_texts(fig) == ["Baseline", "Robust", "95 % CI over seeds"]  # three seeds: CI bands
+    assert all(ax.get_legend() is None for ax in axes)  # the legend is off the data
     # the plotted means are the seed means in %
     line = axes[0].get_lines()[0]
     expected = tidy[(tidy.method == "Baseline") & (tidy.noise_type == "babble") & (tidy.metric == "uar")]
@@ -91,6 +100,8 @@ def test_relative_drop(tmp_data, tidy):
     ax = _visible_axes(fig)[0]
     assert ax.get_xlabel() == "SNR (dB)" and ax.get_ylabel() == "Relative drop from clean (%)"
     assert _has_legend(fig) and "drop" in _title(fig)
+    lo, hi = ax.get_ylim()
+    assert -100.0 <= lo < 0.0 < hi <= 100.0  # bounded, and the zero line is in view
     drops = ax.get_lines()[0].get_ydata()
     assert np.all(drops > 0) and drops[0] > drops[-1]  # worse at 0 dB than at 20 dB
     # lower-is-better metric: degradation is noisy - clean, still positive
@@ -135,6 +146,8 @@ def test_tsne(tmp_data):
     assert ax.get_xlabel() == "t-SNE dimension 1 (a.u.)" and ax.get_title() == "Embeddings"
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
     assert {"angry", "happy", "sad", "0 dB", "20 dB"} <= set(texts)
+    assert min(ax.collections[0].get_sizes()) >= 30  # markers big enough to tell the styles apart
+    assert ax.get_legend().get_bbox_to_anchor().x0 > ax.get_window_extent().x1 - 1  # legend beside the axes
     points = ax.collections[0].get_offsets()
     assert len(points) == 60  # subsampled to max_points
     again = P.tsne(emb, labels, title="Embeddings", seed=0, style=snr, max_points=60)
@@ -199,7 +212,12 @@ def test_data_views(tmp_data):
     table = pd.DataFrame({"snr_target": [0, 0, 10, 10], "snr_measured": [0.01, -0.02, 10.0, 9.99],
                           "noise_type": ["babble", "white"] * 2})
     fig = P.snr_check(table, name="99_snr_check")
-    assert _png("99_snr_check") and fig.axes[0].get_ylabel() == "Measured SNR (dB)"
+    ax = fig.axes[0]
+    assert _png("99_snr_check") and ax.get_ylabel() == "Measured − target SNR (dB)"
+    # the offsets are plotted (not the target SNR): every point is within 0.05 dB of zero
+    ys = np.concatenate([c.get_offsets()[:, 1] for c in ax.collections if len(c.get_offsets())])
+    assert len(ys) == 4 and np.abs(ys).max() < 0.05 and ax.get_ylim() == (-1.0, 1.0)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0 dB", "10 dB"]  # target SNRs as categories
     with pytest.raises(ValueError, match="lacks columns"):
         P.snr_check(table.drop(columns="noise_type"))
     m = pd.DataFrame({"speaker": ["a", "a", "b", "b"], "emotion": ["sad", "happy", "sad", "happy"],
@@ -218,3 +236,213 @@ def test_tsne_with_few_points(tmp_data):
     assert fig.axes[0].get_title()
     with pytest.raises(ValueError, match="at least 5"):
         P.tsne(rng.normal(size=(3, 88)), np.array(["a", "b", "a"]), title="three")
+
+
+# --------------------------------------------------------------------------- readable, bounded figures (issue 16)
+def _frame(values: dict, metric: str = "uar", **cols) -> pd.DataFrame:
+    """Tidy rows: ``values[(method, snr)] = [per-seed values]`` (snr None = clean)."""
+    rows = []
+    for (method, snr), vals in values.items():
+        for seed, v in enumerate(vals):
+            rows.append({"method": method, "snr": snr, "seed": seed, "metric": metric, "value": v,
+                         "noise_type": None if snr is None else cols.get("noise_type", "babble"),
+                         "test_condition": "clean" if snr is None else "noisy"})
+    return pd.DataFrame(rows)
+
+
+def _bands(ax) -> list:
+    from matplotlib.collections import FillBetweenPolyCollection, PolyCollection
+
+    return [c for c in ax.collections if isinstance(c, (PolyCollection, FillBetweenPolyCollection))]
+
+
+def test_metric_vs_snr_two_seeds_draws_dots_not_bands(tmp_data):
+    # two seeds far apart: a t interval would span -300..400 %; we draw the seeds instead
+    df = _frame({("A", 0): [0.30, 0.70], ("A", 10): [0.40, 0.80], ("A", None): [0.6, 0.9]})
+    fig = P.metric_vs_snr(df, "uar")
+    ax = _visible_axes(fig)[0]
+    assert not _bands(ax)
+    dots = [c for c in ax.collections if len(c.get_offsets()) == 4]  # 2 SNRs x 2 seeds
+    assert dots and sorted(dots[0].get_offsets()[:, 1]) == pytest.approx([30, 40, 70, 80])
+    assert _legend_texts(fig) == ["A", "single seeds (fewer than 3)"]
+    lo, hi = ax.get_ylim()
+    assert 0 <= lo and hi <= 100
+    # negative control: three seeds give a band, clipped to the metric's range (never above 100 %)
+    df3 = _frame({("A", 0): [0.30, 0.70, 0.99], ("A", 10): [0.40, 0.80, 0.99]})
+    ax3 = _visible_axes(P.metric_vs_snr(df3, "uar"))[0]
+    band = _bands(ax3)
+    assert band and band[0].get_paths()[0].vertices[:, 1].max() <= 100.0 + 1e-9
+    assert ax3.get_ylim()[1] <= 100.0
+
+
+def test_ccc_axis_and_error_bars_stay_within_one(tmp_data):
+    df = _frame({("DLN", 0): [0.2, 0.5, 0.8], ("DLN", 5): [0.3, 0.6, 0.9], ("DLN", None): [0.55, 0.95, 0.99]},
+                metric="ccc")
+    fig = P.metric_vs_snr(df, "ccc")
+    ax = _visible_axes(fig)[0]
+    assert ax.get_ylim()[1] <= 1.0 and ax.get_ylim()[0] >= -1.0
+    caps = [seg for c in ax.collections if hasattr(c, "get_segments") for s in c.get_segments() for seg in s]
+    assert caps and max(p[1] for p in caps) <= 1.0 + 1e-9  # the clean error bar is clipped at CCC = 1
+
+
+def test_five_panels_use_the_sixth_slot_for_the_legend(tmp_data):
+    rows = [{"method": m, "snr": s, "seed": 0, "metric": "uar", "value": 0.5, "noise_type": nt}
+            for m in ("A", "B") for s in (0, 10) for nt in ("bus", "cafe", "home", "street", "work")]
+    fig = P.metric_vs_snr(pd.DataFrame(rows), "uar")
+    data_axes = [ax for ax in fig.axes if ax.get_visible() and ax.axison]
+    legend_axes = [ax for ax in fig.axes if ax.get_legend() is not None]
+    assert len(data_axes) == 5 and all(ax.get_lines() for ax in data_axes)  # no empty panel
+    assert len(fig.axes) == 6 and len(legend_axes) == 1 and not legend_axes[0].axison
+    assert [t.get_text() for t in legend_axes[0].get_legend().get_texts()] == ["A", "B"]
+
+
+def test_single_snr_warns_and_score_table(tmp_data):
+    df = _frame({("Dense", 0): [0.3, 0.4, 0.5], ("Dense", None): [0.7, 0.7, 0.7], ("DLN", 0): [0.6, 0.6, 0.6]},
+                metric="ccc")
+    with pytest.warns(UserWarning, match="only one SNR.*score_table"):
+        P.metric_vs_snr(df, "ccc")
+    table = P.score_table(df, "ccc")
+    assert list(table.index) == ["Dense", "DLN"] and list(table.columns) == ["clean", "babble 0 dB"]
+    half = 4.302653 * 0.1 / np.sqrt(3)  # t(0.975, 2) * sd / sqrt(n)
+    assert table.loc["Dense", "babble 0 dB"] == f"0.400 ± {half:.3f} (n=3)"
+    assert table.loc["DLN", "babble 0 dB"] == "0.600 ± 0.000 (n=3)" and pd.isna(table.loc["DLN", "clean"])
+    pct = P.score_table(_frame({("A", 0): [0.5]}), "uar")
+    assert pct.iloc[0, 0] == "50.0 (n=1)"  # % with one decimal; no interval from one seed
+    with pytest.raises(KeyError, match="attribute"):
+        P.score_table(df, "ccc", cols="attribute")
+
+
+def test_bars_show_zero_bars_chance_and_full_labels(tmp_data):
+    rows = []
+    for seed in range(3):
+        for sys_, aug, clean, fgsm in (("CNN", "none", 0.5, 0.1), ("Proposed", "speed_perturbation+mixup", 0.55, 0.0)):
+            for cond, v in (("clean", clean), ("fgsm", fgsm)):
+                rows.append({"method": sys_, "augmentation": aug, "test_condition": cond, "seed": seed,
+                             "metric": "uar", "value": v + 0.01 * seed * (v > 0)})
+    fig = P.bars(pd.DataFrame(rows), "uar", y=["method", "augmentation"], hue="test_condition", chance=0.25,
+                 name="99_bars")
+    _png("99_bars")
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[0] == "CNN / none" and labels[1].replace("\n", "") == "Proposed / speed_perturbation+mixup"
+    values = [t.get_text() for t in ax.texts]
+    assert "0" in values and "51" in values  # a bar of 0 is still labelled; means over seeds in %
+    assert any(line.get_xdata()[0] == 25 for line in ax.get_lines())  # chance line at 25 %
+    assert ax.get_legend() is None and fig.legends  # legend outside the axes
+    assert _legend_texts(fig) == ["chance (25 %)", "clean", "fgsm", "95 % CI over seeds"]
+    assert ax.get_xlim()[0] == 0.0 and ax.get_xlim()[1] <= 100.0 * 1.06 + 1e-9
+    with pytest.raises(ValueError, match="bim"):
+        P.bars(pd.DataFrame(rows), "uar", y="method", hue="test_condition", hue_order=["clean", "bim"])
+
+
+def test_leaderboard_auc(tmp_data):
+    rows = [{"method": m, "seed": s, "noise_type": nt, "value": base + 0.02 * s + (0.05 if nt == "music" else 0)}
+            for m, base in (("weak", 0.3), ("strong", 0.5)) for s in range(2) for nt in ("babble", "music")]
+    auc = pd.DataFrame(rows)
+    auc = pd.concat([auc, auc.groupby(["method", "seed"]).value.mean().reset_index().assign(noise_type="all")])
+    fig = P.leaderboard_auc(auc, name="99_auc")
+    _png("99_auc")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["strong", "weak"]  # ranked by overall AUC
+    widths = [p.get_width() for p in ax.patches]
+    assert widths == pytest.approx([100 * (0.525 + 0.01), 100 * (0.325 + 0.01)])
+    assert any(np.allclose(line.get_xdata(), 25) for line in ax.get_lines())  # chance
+    texts = _legend_texts(fig)
+    assert "single seeds (fewer than 3)" in texts and "babble (mean over seeds)" in texts
+    assert ax.get_xlim()[1] <= 100.0
+    fig = P.leaderboard_auc(auc, order=["weak", "strong"], chance=None)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["weak", "strong"]
+    with pytest.raises(ValueError, match="nobody"):
+        P.leaderboard_auc(auc, order=["nobody"])
+
+
+def test_relative_change_one_scale_for_ours_and_paper(tmp_data):
+    def rel(scale):
+        return pd.DataFrame([{"metric": m, "scenario": sc, "model": mo, "change": scale * (k + 1)}
+                             for m in ("wer", "accuracy") for k, sc in enumerate(("clean", "SNR 5 noise"))
+                             for mo in ("Baseline (noisy-trained)", "Joint (clean-trained)", "Joint (noisy-trained)")])
+    fig = P.relative_change(rel(40.0), rel(5.0), name="99_relchange")
+    _png("99_relchange")
+    axes = np.array(fig.axes).reshape(2, 2)
+    for c in range(2):
+        assert axes[0, c].get_ylim() == axes[1, c].get_ylim()  # ours and the paper's on one scale
+        assert axes[1, c].get_ylim()[1] >= 80.0
+    assert fig.legends and all(ax.get_legend() is None for ax in fig.axes)
+    assert not any(ax.texts for ax in fig.axes)
+    empty = rel(1.0).assign(change=np.nan)  # e.g. smoke: the noisy-trained models were not run
+    fig = P.relative_change(empty, rel(5.0))
+    assert [len(ax.texts) for ax in fig.axes] == [1, 1, 0, 0]  # said in the panel, not left blank
+    with pytest.raises(KeyError, match="relative_change"):
+        P.relative_change(pd.DataFrame({"x": [1]}))
+
+
+def test_segment_frequency_axis(tmp_data):
+    seg = np.random.default_rng(0).normal(size=(256, 128))
+    fig = P.segment(seg, name="99_segment")
+    _png("99_segment")
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "Frequency (kHz)" and ax.get_xlabel() == "Time (s)"
+    assert ax.get_ylim()[1] == pytest.approx(127.5 * 16000 / 512 / 1000)  # 128 STFT bins: up to 3.98 kHz, not 8
+    assert ax.get_xlim()[1] == pytest.approx(2.56)  # 256 frames x 10 ms
+    assert "0-3.97 kHz" in ax.get_title()
+    assert fig.axes[1].get_ylabel().startswith("log magnitude")
+    assert "Mel band" in P.segment(np.zeros((50, 80)), kind="lmfb").axes[0].get_ylabel()
+    with pytest.raises(ValueError, match=r"\(frames, 128\)"):
+        P.segment(np.zeros((256, 80)))
+
+
+def test_bar_compare_clips_ccc_error_bars(tmp_data):
+    comp = pd.DataFrame({"method": ["DLN", "LN"], "metric": ["ccc", "ccc"], "ours": [0.6, 0.3],
+                         "ours_ci": [0.7, 0.2], "paper": [0.4, 0.35], "unit": ["1", "1"], "status": ["matched"] * 2})
+    ax = P.bar_compare(comp).axes[0]
+    tops = [seg[:, 1].max() for c in ax.collections if hasattr(c, "get_segments") for seg in c.get_segments()]
+    assert tops and max(tops) == pytest.approx(1.0)  # 0.6 + 0.7 = 1.3 is clipped at CCC = 1
+    assert min(seg[:, 1].min() for c in ax.collections for seg in c.get_segments()) == pytest.approx(-0.1)
+
+
+# --------------------------------------------------------------------------- inline display in IPython
+@pytest.fixture
+def ipython():
+    """A plain IPython shell with the inline hooks and a record of what it displayed; removed afterwards."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    if InteractiveShell.initialized():
+        pytest.skip("an IPython shell is already running in this process")
+    cfg = Config()
+    cfg.HistoryManager.enabled = False
+    shell = InteractiveShell.instance(config=cfg)
+    images = []
+    shell.display_pub.publish = lambda data, metadata=None, **kw: images.append("image/png" in data)
+    hook_write = shell.displayhook.write_format_data
+    shell.displayhook.write_format_data = lambda fmt, md=None: images.append("image/png" in fmt)
+    assert P.enable_inline(shell)
+    shell.user_ns.update(P=P, pd=pd)
+    yield shell, images
+    shell.displayhook.write_format_data = hook_write
+    for event, fn in shell._serlib_inline_hooks:
+        shell.events.unregister(event, fn)
+    P._Inline.shell, P._Inline.pending = None, []
+    InteractiveShell.clear_instance()
+
+
+def test_inline_display_once_per_figure(tmp_data, ipython):
+    shell, images = ipython
+    make = "fig = P.segment(__import__('numpy').zeros((20, 128)))"
+    shell.run_cell(make)  # assigned, not displayed by the cell: shown at the end of the cell
+    assert images == [True]
+    images.clear()
+    shell.run_cell(make + "\nfig")  # the cell's value: shown once, not again at the end
+    assert images == [True]
+    images.clear()
+    shell.run_cell(make + "\nfrom IPython.display import display\ndisplay(fig)")
+    assert images == [True]
+    images.clear()
+    shell.run_cell("x = 1")  # a figure of an earlier cell is not shown again
+    assert images == []
+    # pyplot's inline backend replaces the PNG formatter when pyplot is imported; the next cell takes it back
+    from IPython.core.pylabtools import select_figure_formats
+
+    select_figure_formats(shell, {"png"})
+    shell.run_cell(make + "\nfig")
+    assert images == [True] and shell.display_formatter.formatters["image/png"].type_printers[P.Figure] is P._png

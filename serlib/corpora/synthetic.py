@@ -425,11 +425,11 @@ def _run(specs: pd.DataFrame, *, n_jobs: int | None, progress: bool, desc: str) 
     guard, whose spawned workers re-run it), the remaining files are made in this process,
     with a warning saying why.
     """
-    from tqdm.auto import tqdm
+    from serlib.progress import bar as progress_bar
 
     records = specs.to_dict("records")
     n_jobs = n_jobs or min(os.cpu_count() or 1, 8)
-    bar = tqdm(total=len(records), desc=desc, unit="utt", disable=not progress)
+    bar = progress_bar(total=len(records), desc=desc, unit="utt", disable=not progress)
     try:
         if n_jobs > 1 and len(records) > 48:
             batch = 16

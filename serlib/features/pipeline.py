@@ -324,7 +324,7 @@ def extract(
     missing = [i for i in range(n) if values[i] is None]
 
     if missing:
-        from tqdm.auto import tqdm
+        from serlib.progress import bar as progress_bar
 
         tasks = [(utt_ids[i], paths[i]) for i in missing]
         if spec.backend == "opensmile":
@@ -338,7 +338,7 @@ def extract(
                 store.write([keys[i] for i in pending], [utt_ids[i] for i in pending], [values[i] for i in pending])
             pending.clear()
 
-        bar = tqdm(total=len(missing), desc=f"{spec.name} [{cond_key}]", disable=not progress, unit="utt")
+        bar = progress_bar(total=len(missing), desc=f"{spec.name} [{cond_key}]", disable=not progress, unit="utt")
         with bar, closing(stream):  # closing: stop worker pools now, even on an error or Ctrl-C
             for i, arr in zip(missing, stream):
                 values[i] = arr

@@ -217,7 +217,10 @@ def load_text_encoder(path: str | os.PathLike | None = None, device: str | None 
     if key not in _TEXT_ENCODERS:
         from sentence_transformers import SentenceTransformer
 
-        st = SentenceTransformer(str(folder), device=device or "cpu")
+        from serlib.progress import library_bars
+
+        with library_bars():  # no frozen "Loading weights" widget in headless runs
+            st = SentenceTransformer(str(folder), device=device or "cpu")
         st.eval()
         for p in st.parameters():
             p.requires_grad_(False)
@@ -817,39 +820,3 @@ def relative_change(frame: pd.DataFrame, *, value: str = "value") -> pd.DataFram
         change = (ref - v) / ref if metric == "wer" else (v - ref) / ref
         rows.append(dict(metric=metric, scenario=scen, model=f"{method} ({train}-trained)", change=100.0 * change))
     return pd.DataFrame(rows)
-
-
-def plot_relative_change(ours: pd.DataFrame, paper: pd.DataFrame | None = None, *, name: str | None = None):
-    """Figure 2 equivalent: grouped bars of :func:`relative_change` per scenario, (a) ASR, (b) SER;
-    a second row with the paper's values (computed from its Table 1) when ``paper`` is given."""
-    import seaborn as sns
-    from matplotlib.figure import Figure
-
-    from serlib import plots
-
-    sets = [("ours", ours)] + ([("paper", paper)] if paper is not None else [])
-    fig = Figure(figsize=(12, 3.8 * len(sets)))
-    axes = fig.subplots(len(sets), 2, squeeze=False)
-    models = ["Baseline (noisy-trained)", "Joint (clean-trained)", "Joint (noisy-trained)"]
-    colors = dict(zip(models, sns.color_palette("colorblind", 3)))
-    for r, (who, rel) in enumerate(sets):
-        for c, (metric, title) in enumerate([("wer", "(a) ASR: WER"), ("accuracy", "(b) SER: accuracy")]):
-            ax = axes[r, c]
-            sub = rel[rel["metric"] == metric]
-            scen = list(dict.fromkeys(sub["scenario"]))
-            x = np.arange(len(scen))
-            for k, model in enumerate(models):
-                vals = sub[sub["model"] == model].set_index("scenario")["change"].reindex(scen)
-                ax.bar(x + (k - 1) * 0.27, vals.to_numpy(float), 0.27, color=colors[model], label=model)
-            ax.axhline(0, color="black", lw=0.8)
-            ax.set_xticks(x)
-            ax.set_xticklabels(scen, rotation=30, ha="right", fontsize="small")
-            ax.set_ylabel("relative change vs clean-trained\nBaseline (%, + = better)")
-            ax.set_xlabel("test scenario (SNR in dB)")
-            ax.set_title(f"{title} ({who})")
-            ax.grid(axis="y", alpha=0.3)
-    axes[0, 0].legend(fontsize="small")
-    fig.tight_layout()
-    if name is not None:
-        plots.save(fig, name)
-    return fig

@@ -325,8 +325,8 @@ def _load_synthetic(root: Path | None, types: Iterable[str] | None = None, n_job
         n_jobs = min(len(jobs), n_jobs or max(1, min(4, (os.cpu_count() or 1))))
         bar = None
         if progress and len(jobs) > 1:
-            from tqdm.auto import tqdm
-            bar = tqdm(total=len(jobs), desc=f"generating noise clips -> {root}", unit="clip")
+            from serlib.progress import bar as progress_bar
+            bar = progress_bar(total=len(jobs), desc=f"generating noise clips -> {root}", unit="clip")
         if n_jobs > 1:
             with ProcessPoolExecutor(n_jobs) as ex:
                 for _ in ex.map(_generate_one, jobs):

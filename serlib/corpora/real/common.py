@@ -154,10 +154,10 @@ def validate_audio(df: pd.DataFrame, *, progress: bool = False) -> pd.DataFrame:
     Raises one :class:`AudioError` listing every unreadable, empty, silent or NaN file
     (up to 20 shown, with the reason). Returns ``df`` when all files are good.
     """
-    from tqdm.auto import tqdm
+    from serlib.progress import bar as progress_bar
 
     bad = []
-    for path in tqdm(df["path"], desc="validating audio", unit="file", disable=not progress):
+    for path in progress_bar(df["path"], desc="validating audio", unit="file", disable=not progress):
         try:
             info = sf.info(str(path))
             load_audio(path, sr=info.samplerate)
