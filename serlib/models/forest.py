@@ -114,23 +114,30 @@ def fit_grid(
     """Grid search of a random forest selected on the validation set (``score`` higher is better).
 
     ``grid`` is a name in :data:`GRIDS` or a dict ``{"n_estimators": [...], "max_depth": [...]}``.
-    Ties are broken towards fewer trees and shallower forests (cheaper, less overfit).
+    Ties are broken towards fewer trees and shallower forests (cheaper, less overfit). In a dry run
+    (:func:`serlib.profiles.is_dry`) each axis keeps its first, middle and last value and every
+    forest has at most :data:`serlib.profiles.DRY_TREES` trees (the table keeps the nominal values).
     """
     from sklearn.ensemble import RandomForestClassifier
+
+    from serlib import profiles
 
     n_jobs = -1 if n_jobs is None else n_jobs  # None = all cores (the fitted trees do not depend on it)
     if isinstance(grid, str):
         if grid not in GRIDS:
             raise ValueError(f"unknown grid {grid!r}; choose one of {sorted(GRIDS)} or pass a dict")
         grid = GRIDS[grid]
-    rows, best, best_model = [], None, None
+    cap = profiles.DRY_TREES if profiles.is_dry() else None
+    if cap is not None:
+        grid = {k: sorted({min(v), sorted(v)[len(v) // 2], max(v)}) for k, v in grid.items()}
+    rows, best, best_model, params = [], None, None, {}
     # ascending order + strict improvement = ties go to fewer trees, then shallower forests
     for n_est, depth in itertools.product(sorted(grid["n_estimators"]), sorted(grid["max_depth"])):
-        clf = RandomForestClassifier(n_estimators=n_est, max_depth=depth, n_jobs=n_jobs, random_state=seed)
+        clf = RandomForestClassifier(n_estimators=min(n_est, cap or n_est), max_depth=depth, n_jobs=n_jobs,
+                                     random_state=seed)
         clf.fit(X_train, y_train)
         val = score(y_val, clf.predict(X_val))
         rows.append({"n_estimators": n_est, "max_depth": depth, "val_score": val})
         if best is None or val > best:
-            best, best_model = val, clf
-    params = {"n_estimators": best_model.n_estimators, "max_depth": best_model.max_depth}
+            best, best_model, params = val, clf, {"n_estimators": n_est, "max_depth": depth}
     return GridResult(model=best_model, params=params, table=pd.DataFrame(rows))
