@@ -10,7 +10,7 @@ silently mixing features from two definitions (NOTES.md pain point 5).
 ``config_id``; CPU identities are unchanged). cuFFT and the CPU FFT agree only to float32
 rounding, and a run should not silently mix features from both (training features cached by a
 CPU run, test features computed on the GPU); a GPU run pays one recomputation, which is cheap there.
-``tests/test_gpu.py`` checks the two agree within the stated tolerance when a GPU is present.
+``tests/test_features.py::test_cuda_matches_cpu`` compares the two when a GPU is present.
 
 Kinds
 -----
