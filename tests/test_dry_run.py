@@ -71,3 +71,18 @@ def test_dry_grid_search_keeps_the_grid_ends_with_two_tree_forests(monkeypatch):
     monkeypatch.setenv(profiles.DRY_ENV, "0")
     full = forest.fit_grid(X[:30], y[:30], X[30:], y[30:], grid="smoke", n_jobs=1)
     assert full.model.n_estimators == full.params["n_estimators"] == 50
+
+
+def test_dry_edrl_mea_fits_on_fewer_rows_than_components(monkeypatch):
+    """A dry run's few training rows (14 after undersampling) cannot carry MBPLS's 20 components: capped."""
+    from serlib.models.edrl_mea import EDRLMEA
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(14, 12)).astype(np.float32), np.arange(14) % 2
+    kw = dict(epochs=1, patience=None, hidden=8)
+    monkeypatch.setenv(profiles.DRY_ENV, "0")
+    with pytest.raises(ValueError, match=r"n_components=20 must lie in .* = 1..13"):
+        EDRLMEA(**kw).fit(X, y, X[:6], y[:6])
+    monkeypatch.setenv(profiles.DRY_ENV, "1")
+    em = EDRLMEA(**kw).fit(X, y, X[:6], y[:6])
+    assert em.mea_.mbpls_.n_components == 13 and em.transform(X).shape[0] == 14
