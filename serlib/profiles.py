@@ -16,6 +16,17 @@ and is type-checked against ``knobs`` in the YAML. The environment variable
 ``SERLIB_PROFILE`` replaces the *default* profile (``"quick"``), which is how nbval
 executes the stored notebooks on ``smoke`` and how ``python -m serlib.run --profile``
 reaches notebooks run directly.
+
+**Dry runs.** With ``SERLIB_DRY=1`` in the environment (``python -m serlib.run --dry`` sets it;
+worker processes inherit it) :func:`resolve` keeps every setting of the profile that chooses
+*what* runs (models, widths, systems, augmentations, grids, conditions, SNRs, noise types,
+batch sizes, frames) and caps only *how much* runs (:func:`dry_caps`): 1 fold, the first seed,
+1 epoch, at most :data:`DRY_UTTERANCES` utterances (the embedded corpus is generated at that
+size; a real corpus is subsampled to it) and at most as many cross-corpus and test utterances.
+:func:`serlib.training.fit` then stops every epoch after :data:`DRY_BATCHES` batches and
+:func:`serlib.models.forest.fit_grid` fits :data:`DRY_TREES` trees per forest of the full grid.
+So every paper-only branch executes in minutes; the numbers mean nothing (``cfg.dry`` is True
+and the run metadata records ``dry``).
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from collections.abc import Hashable
 from typing import Any
 
 import yaml
@@ -31,6 +43,13 @@ PROFILES = ("smoke", "quick", "paper")
 DEFAULT_PROFILE = "quick"
 ENV_VAR = "SERLIB_PROFILE"
 _YAML = Path(__file__).with_name("profiles.yaml")
+DRY_ENV = "SERLIB_DRY"
+DRY_UTTERANCES = 64
+"""Dry runs: at most this many utterances (corpus, cross-corpus and test sets)."""
+DRY_BATCHES = 2
+"""Dry runs: training batches per epoch (:func:`serlib.training.fit`)."""
+DRY_TREES = 2
+"""Dry runs: trees per random forest of a grid search (the grid itself is kept)."""
 _TYPES: dict[str, type | tuple[type, ...]] = {
     "str": str, "int": int, "float": (int, float), "bool": bool, "list": (list, tuple), "dict": dict,
 }
@@ -43,7 +62,8 @@ class ProfileError(ValueError):
 class Config(dict):
     """The resolved settings of one notebook run: a dict with attribute access.
 
-    ``cfg.profile`` is the profile used; ``cfg.overrides`` the knobs given explicitly.
+    ``cfg.profile`` is the profile used; ``cfg.overrides`` the knobs given explicitly; ``cfg.dry``
+    whether this is a dry run (:func:`dry_caps` applied).
     """
 
     def __getattr__(self, name: str) -> Any:
@@ -53,17 +73,43 @@ class Config(dict):
             raise AttributeError(f"no setting {name!r}; available: {', '.join(sorted(self))}") from None
 
     def __repr__(self) -> str:
-        lines = [f"profile = {self.get('profile')!r}"]
-        for key in sorted(k for k in self if k not in ("profile", "overrides", "notebook")):
+        dry = f"  (dry run: {', '.join(self.get('dry_capped', ()))} capped)" if self.get("dry") else ""
+        lines = [f"profile = {self.get('profile')!r}{dry}"]
+        for key in sorted(k for k in self if k not in ("profile", "overrides", "notebook", "dry", "dry_capped")):
             mark = "  (given)" if key in self.get("overrides", ()) else ""
             lines.append(f"{key} = {self[key]!r}{mark}")
         return "\n".join(lines)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a mapping with the same key twice (plain YAML keeps the last one)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if not isinstance(key, Hashable):  # SafeLoader reports unhashable keys itself
+                continue
+            if key in seen:
+                raise ProfileError(
+                    f"{key_node.start_mark.name}: key {key!r} is defined twice (lines {seen[key]} and {line}); "
+                    "YAML would silently keep the second - rename one of them"
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(stream: Any) -> Any:
+    """Parse YAML (a string or an open file) like ``yaml.safe_load``, but a key repeated within one
+    mapping raises :class:`ProfileError` naming the key and both lines."""
+    return yaml.load(stream, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 @lru_cache(maxsize=1)
 def _spec() -> dict:
     with open(_YAML) as fh:
-        return yaml.safe_load(fh)
+        return load_yaml(fh)
 
 
 def knob_types() -> dict[str, tuple[type, ...]]:
@@ -134,11 +180,48 @@ def settings(notebook: str, profile: str) -> dict[str, Any]:
     return {n: merged[n] for n in names}
 
 
+def is_dry() -> bool:
+    """Whether this process runs dry (``$SERLIB_DRY`` set to anything but empty or ``0``)."""
+    return os.environ.get(DRY_ENV, "") not in ("", "0")
+
+
+def _cap(value: Any) -> int:
+    return DRY_UTTERANCES if value is None else min(int(value), DRY_UTTERANCES)
+
+
+def dry_caps(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``values`` with the dry-run caps applied to the knobs it has, and the names of the knobs changed.
+
+    ``folds`` -> 1 (also for None = all), ``seeds`` -> the first, ``epochs`` -> 1,
+    ``corpus_size`` -> :data:`DRY_UTTERANCES` (a named size or any larger number),
+    ``xcorpus_max`` / ``test_max`` -> at most :data:`DRY_UTTERANCES` (None = all becomes the cap).
+    Every other knob is kept, so the run takes the same branches as the full profile.
+    """
+    out = dict(values)
+    rules = {
+        "folds": lambda v: 1,
+        "seeds": lambda v: list(v)[:1],
+        "epochs": lambda v: 1,
+        "corpus_size": lambda v: DRY_UTTERANCES if isinstance(v, str) else _cap(v),
+        "xcorpus_max": _cap,
+        "test_max": _cap,
+    }
+    changed = []
+    for name, rule in rules.items():
+        if name in out:
+            new = rule(out[name])
+            if new != out[name]:
+                out[name] = new
+                changed.append(name)
+    return out, changed
+
+
 def resolve(notebook: str, profile: str | None = None, **given: Any) -> Config:
     """Resolve the settings of ``notebook``: profile values, with explicit (non-None) knobs on top.
 
     ``profile=None`` or the default ``"quick"`` is replaced by ``$SERLIB_PROFILE`` when that is set.
-    Unknown knob names and values of the wrong type raise :class:`ProfileError`.
+    Unknown knob names and values of the wrong type raise :class:`ProfileError`. In a dry run
+    (:func:`is_dry`) the :func:`dry_caps` are applied last, over explicit knobs too.
     """
     if profile is None or profile == DEFAULT_PROFILE:
         profile = default_profile()
@@ -155,4 +238,9 @@ def resolve(notebook: str, profile: str | None = None, **given: Any) -> Config:
         if value is not None:
             overrides[name] = list(value) if isinstance(value, tuple) else value
     values = {**settings(notebook, profile), **overrides}
-    return Config(values, profile=profile, notebook=notebook, overrides=tuple(sorted(overrides)))
+    dry = is_dry()
+    capped: list[str] = []
+    if dry:
+        values, capped = dry_caps(values)
+    return Config(values, profile=profile, notebook=notebook, overrides=tuple(sorted(overrides)), dry=dry,
+                  dry_capped=tuple(capped))

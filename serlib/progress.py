@@ -251,7 +251,8 @@ def _describe(bars: list[_Quiet]) -> str:
         if len(members) == 1:
             b = members[0]
             count = f"{b.n:g}/{b.total:g}" if b.total else f"{b.n:g}"
-            parts.append(f"{stem} {count} {unit} in {_duration(seconds)}")
+            post = f" ({b.postfix})" if getattr(b, "postfix", "") else ""
+            parts.append(f"{stem} {count} {unit} in {_duration(seconds)}{post}")
         else:
             parts.append(f"{stem} ×{len(members)}: {n:g} {unit} in {_duration(seconds)}")
     if len(parts) > _MAX_GROUPS:

@@ -351,6 +351,7 @@ class Results:
             "metrics": sorted({r["metric"] for r in self._rows}),
             "methods": sorted({r["method"] for r in self._rows}),
             "device": self.meta.get("device") or _device(),
+            **__import__("serlib.training", fromlist=["run_flags"]).run_flags(),  # dry run?, deterministic kernels?
             "durations_s": {k: round(v, 3) for k, v in self.durations.items()},
             "wall_time_s": round(time.perf_counter() - self._started, 3),
             "git_commit": commit,

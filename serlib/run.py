@@ -3,7 +3,7 @@
 Usage::
 
     python -m serlib.run [--profile smoke|quick|paper|auto] [--only NAME ...] [-p KEY VALUE ...]
-                         [--no-prepare] [--list] [--reference]
+                         [--no-prepare] [--list] [--reference] [--dry]
     python -m serlib.run --update-readme
 
 - ``--profile auto`` (the default of ``make reproduce``) is ``paper`` on a CUDA machine, ``quick`` otherwise.
@@ -26,6 +26,10 @@ Usage::
 - After the notebooks the README's generated results block (headline numbers, leaderboard, claims
   ledger; :func:`serlib.report.update_readme`) is rebuilt from the repository's ``results/``;
   ``--update-readme`` alone rebuilds it and ``results/summary.md`` without running anything.
+- ``--dry`` runs the profile's every branch on a trickle of data (``SERLIB_DRY=1``; what it keeps and
+  caps: :mod:`serlib.profiles`): executed notebooks go to ``runs/<profile>-dry/``, their results and
+  figures to ``runs/<profile>-dry/results/`` and ``figures/`` there, never over the committed ones, and
+  the README is left alone.
 - A notebook that fails is reported with its failing cell and error; the others still run and the
   exit code is 1.
 
@@ -450,9 +454,24 @@ def prepare(profile: str) -> None:
     from serlib import corpora, noise
 
     common = profiles._spec()["common"][profile]
+    if profiles.is_dry():  # generate the capped corpus, not the profile's (5,500 utterances for paper)
+        common = profiles.dry_caps(common)[0]
     corpora.load("synthetic", size=common["corpus_size"], seed=common["seed"])
     corpora.load("synthetic_xcorpus", size=common["corpus_size"], seed=common["seed"])
     noise.load_noise("synthetic")
+
+
+def dry_environment(out_dir: Path) -> dict[str, str]:
+    """Set up this process (and the notebooks it starts) for a dry run writing under ``out_dir``.
+
+    ``SERLIB_DRY=1`` (:func:`serlib.profiles.dry_caps`), results and figures redirected to
+    ``out_dir/results`` and ``out_dir/figures``. Returns the variables set.
+    """
+    out_dir = Path(out_dir).resolve()
+    env = {profiles.DRY_ENV: "1", "SERLIB_RESULTS": str(out_dir / "results"),
+           "SERLIB_FIGURES": str(out_dir / "figures")}
+    os.environ.update(env)
+    return env
 
 
 def summary_table(outcomes: Sequence[Outcome]) -> str:
@@ -471,7 +490,8 @@ def write_summaries(outcomes: Sequence[Outcome], out_dir: Path) -> None:
 
     pd.DataFrame([o.__dict__ for o in outcomes]).to_csv(out_dir / "summary.csv", index=False)
     write_summary_md(paths.results_dir())
-    update_readme()
+    if not profiles.is_dry():  # a dry run leaves the README alone
+        update_readme()
 
 
 def write_summary_md(folder: Path) -> None:
@@ -512,6 +532,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list notebooks and their parameters, then exit")
     parser.add_argument("--reference", action="store_true",
                         help="also copy each successful run, slimmed, to runs/reference/ (the committed reference run)")
+    parser.add_argument("--dry", action="store_true",
+                        help="dry run: every branch of the profile, 1 fold, 1 seed, 1 epoch of <= 2 batches, "
+                             "<= 64 utterances; results and figures under the output folder")
     parser.add_argument("--update-readme", action="store_true",
                         help="only rebuild results/summary.md and the README's results block from results/, then exit")
     args = parser.parse_args(argv)
@@ -534,7 +557,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     os.environ[profiles.ENV_VAR] = profile  # notebooks run directly by a notebook see it too
-    out_dir = args.out or RUNS_DIR / profile
+    out_dir = args.out or RUNS_DIR / (f"{profile}-dry" if args.dry else profile)
+    if args.dry:  # a trickle of data; results and figures under out_dir (dry_environment)
+        if args.reference:
+            print("error: --dry runs are never reference runs; drop --reference", file=sys.stderr)
+            return 2
+        dry_environment(out_dir)
     if not args.no_prepare:
         print(f"Preparing the embedded data for profile {profile!r} ...", flush=True)
         prepare(profile)

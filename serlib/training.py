@@ -24,7 +24,19 @@ Batch convention (default step and default validation): a batch is a tuple/list 
   ``(model) -> float`` (one required argument) for anything else; then ``val_data`` may be None.
 
 Mixed precision runs on CUDA only: bf16 autocast where the GPU supports it (no loss scaling
-needed), else fp16 autocast with a ``GradScaler``. On CPU everything is float32.
+needed), else fp16 autocast with a ``GradScaler``. On CPU everything is float32. Recurrent
+layers (``nn.LSTM``/``GRU``/``RNN`` and their cells, wherever they sit in the model, SpeechBrain's
+wrappers included) always run in float32: :func:`fp32_recurrent` wraps them in an
+autocast-disabled region (autocast would otherwise run them in fp16/bf16 through cuDNN).
+
+Devices and determinism: :func:`configure` caps torch's CPU threads (on CPU only; a GPU run
+keeps them for data loading and the host-side work) and sets the ``deterministic`` default of
+this process and of the worker processes it starts. ``deterministic=None`` means on for CPU, off
+on CUDA (cuDNN picks the fastest kernels, ``cudnn.benchmark``); :func:`seed_everything` and
+:func:`fit` honour it and :func:`run_flags` reports it for the run metadata.
+
+Dry runs (``SERLIB_DRY=1``, :mod:`serlib.profiles`): every epoch of :func:`fit` stops after
+:data:`serlib.profiles.DRY_BATCHES` training batches.
 """
 
 from __future__ import annotations
@@ -47,23 +59,83 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from serlib import metrics as _metrics
+from serlib import profiles as _profiles
 
-__all__ = ["FitResult", "Interleave", "fit", "predict", "resolve_device", "seed_everything", "to_device"]
+__all__ = ["FitResult", "Interleave", "configure", "deterministic_for", "fit", "fp32_recurrent", "predict",
+           "resolve_device", "run_flags", "seed_everything", "to_device"]
+
+DETERMINISTIC_ENV = "SERLIB_DETERMINISTIC"
+"""``1``/``0``: the process-wide ``deterministic`` choice (set by :func:`configure`, inherited by
+worker processes); unset = by device (on for CPU, off on CUDA)."""
 
 
 # --------------------------------------------------------------------------- utilities
-def seed_everything(seed: int, *, deterministic: bool = True) -> None:
-    """Seed Python, NumPy and torch (CPU and all GPUs); with ``deterministic`` also make
-    cuDNN pick deterministic kernels. Call it before building a model so that its initial
-    weights depend on the seed; :func:`fit` calls it again before training."""
+def deterministic_for(device: str | torch.device | None = None, deterministic: bool | None = None) -> bool:
+    """Whether runs on ``device`` use deterministic kernels.
+
+    An explicit ``deterministic`` wins; else ``$SERLIB_DETERMINISTIC`` (``1``/``0``, set by
+    :func:`configure`); else True on CPU and False on CUDA (``device=None`` = the auto device).
+    """
+    if deterministic is not None:
+        return bool(deterministic)
+    env = os.environ.get(DETERMINISTIC_ENV, "")
+    if env in ("0", "1"):
+        return env == "1"
+    if env:
+        raise ValueError(f"${DETERMINISTIC_ENV}={env!r}: use 1 (deterministic), 0 (fastest) or leave it unset")
+    return resolve_device(device).type != "cuda"
+
+
+def seed_everything(seed: int, *, deterministic: bool | None = None,
+                    device: str | torch.device | None = None) -> bool:
+    """Seed Python, NumPy and torch (CPU and all GPUs) and set cuDNN's kernel choice.
+
+    Deterministic (:func:`deterministic_for` ``(device, deterministic)``; default: on for CPU,
+    off on CUDA): cuDNN deterministic kernels, no benchmarking. Otherwise cuDNN benchmarks and
+    picks the fastest kernels (reruns on a GPU may then differ in the last digits). Call it before
+    building a model so that its initial weights depend on the seed; :func:`fit` calls it again
+    before training. Returns the deterministic setting applied.
+    """
+    det = deterministic_for(device, deterministic)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     torch.cuda.manual_seed_all(seed)
     os.environ["PYTHONHASHSEED"] = str(seed)  # for worker processes started later
-    if deterministic:
-        torch.backends.cudnn.deterministic = True
-        torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = det
+    torch.backends.cudnn.benchmark = not det
+    return det
+
+
+def configure(device: str | torch.device | None = None, *, threads: int | None = None,
+              deterministic: bool | None = None) -> dict[str, Any]:
+    """Set up this process for training on ``device`` (a notebook calls it once, after its settings).
+
+    - ``threads``: on CPU, torch uses at most this many threads (never more than it has now);
+      on CUDA the cap is not applied, the host threads feed the GPU. None leaves them as they are.
+    - ``deterministic``: the default of :func:`seed_everything` / :func:`fit` in this process and
+      in worker processes started later (``$SERLIB_DETERMINISTIC``); None = by device.
+
+    Returns ``{"device", "threads", "deterministic"}`` as in effect. Example::
+
+        training.configure(cfg.device, threads=2, deterministic=cfg.get("deterministic"))
+    """
+    dev = resolve_device(device)
+    if threads is not None:
+        if isinstance(threads, bool) or int(threads) < 1:
+            raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+        if dev.type == "cpu":
+            torch.set_num_threads(max(1, min(int(threads), torch.get_num_threads())))
+    if deterministic is None:
+        os.environ.pop(DETERMINISTIC_ENV, None)
+    else:
+        os.environ[DETERMINISTIC_ENV] = "1" if deterministic else "0"
+    return {"device": str(dev), "threads": torch.get_num_threads(), "deterministic": deterministic_for(dev)}
+
+
+def run_flags(device: str | torch.device | None = None) -> dict[str, bool]:
+    """``{"dry", "deterministic"}`` of this process for the run metadata (:mod:`serlib.results`)."""
+    return {"dry": _profiles.is_dry(), "deterministic": deterministic_for(device)}
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
@@ -228,6 +300,68 @@ def _n_required_args(fn: Callable) -> int | None:
 
 
 # --------------------------------------------------------------------------- AMP
+_RECURRENT = (nn.RNNBase, nn.RNNCellBase)
+
+
+def _float32(x: Any) -> Any:
+    """Floating tensors (and PackedSequences) in float32; nested tuples/lists followed; the rest as is."""
+    if isinstance(x, torch.nn.utils.rnn.PackedSequence):
+        return x.float() if x.data.is_floating_point() else x
+    if isinstance(x, torch.Tensor):
+        return x.float() if x.is_floating_point() else x
+    if isinstance(x, (tuple, list)):
+        return type(x)(_float32(v) for v in x)
+    return x
+
+
+def _device_type(x: Any) -> str | None:
+    if isinstance(x, torch.nn.utils.rnn.PackedSequence):
+        return x.data.device.type
+    if isinstance(x, torch.Tensor):
+        return x.device.type
+    if isinstance(x, (tuple, list)):
+        return next((t for t in map(_device_type, x) if t is not None), None)
+    return None
+
+
+def _fp32_enter(module: nn.Module, args: tuple, kwargs: dict) -> tuple | None:
+    """Forward pre-hook: leave autocast for this module and give it float32 inputs."""
+    dev = _device_type(args) or _device_type(list(kwargs.values()))
+    if dev is None or not torch.is_autocast_enabled(dev):
+        module._fp32_regions.append(None)
+        return None
+    region = torch.autocast(device_type=dev, enabled=False)
+    region.__enter__()
+    module._fp32_regions.append(region)
+    return _float32(args), {k: _float32(v) for k, v in kwargs.items()}
+
+
+def _fp32_exit(module: nn.Module, args: tuple, output: Any) -> None:
+    """Forward hook (also called when the forward raises): re-enter the caller's autocast state."""
+    region = module._fp32_regions.pop() if module._fp32_regions else None
+    if region is not None:
+        region.__exit__(None, None, None)
+
+
+def fp32_recurrent(model: nn.Module) -> nn.Module:
+    """Make every recurrent submodule of ``model`` (``nn.LSTM``, ``GRU``, ``RNN``, their cells) run in
+    float32 under autocast; returns ``model`` (changed in place, idempotent).
+
+    Autocast casts recurrent layers to fp16/bf16 (on CUDA through cuDNN, on CPU through oneDNN).
+    Each recurrent module gets a forward pre-hook that disables autocast and casts its floating
+    inputs (and initial states) to float32, and a forward hook that restores autocast afterwards,
+    also when the forward raises. Outside autocast the hooks change nothing. Weights, state dict and
+    the outputs' dtype (float32) are as without autocast; the layers around them still run in
+    reduced precision.
+    """
+    for module in model.modules():
+        if isinstance(module, _RECURRENT) and not hasattr(module, "_fp32_regions"):
+            module._fp32_regions = []
+            module.register_forward_pre_hook(_fp32_enter, with_kwargs=True)
+            module.register_forward_hook(_fp32_exit, always_call=True)
+    return model
+
+
 class _Precision:
     """Autocast context and loss scaling for one device (CUDA only; a no-op elsewhere)."""
 
@@ -279,6 +413,9 @@ class FitResult:
     stopped_early: bool = False
     device: str = "cpu"
     precision: str = "fp32"
+    deterministic: bool = True
+    dry: bool = False
+    """A dry run (``SERLIB_DRY``): every epoch stopped after :data:`serlib.profiles.DRY_BATCHES` batches."""
 
 
 def _make_optimizer(model: nn.Module, optimizer: Any, lr: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -400,6 +537,7 @@ def fit(
     train_step: Callable | None = None,
     predict_fn: Callable | None = None,
     num_workers: int = 0,
+    deterministic: bool | None = None,
 ) -> FitResult:
     """Train ``model`` and return it with the weights of its best validation epoch.
 
@@ -413,7 +551,11 @@ def fit(
 
     ``optimizer``: None (Adam with ``lr`` and ``weight_decay`` on the trainable parameters),
     an optimizer instance, or a factory ``params -> optimizer``. ``seed`` re-seeds
-    everything (:func:`seed_everything`) and fixes the shuffling order.
+    everything (:func:`seed_everything`, with ``deterministic``: None = the process default of
+    :func:`configure`, else on for CPU and off on CUDA) and fixes the shuffling order.
+    ``amp`` (CUDA only): bf16 or fp16 autocast with loss scaling; recurrent layers stay float32
+    (:func:`fp32_recurrent`). In a dry run each epoch stops after
+    :data:`serlib.profiles.DRY_BATCHES` batches.
     """
     t_start = time.perf_counter()
     if epochs < 1:
@@ -427,9 +569,12 @@ def fit(
     if train_step is None and loss_fn is None:
         raise ValueError("pass loss_fn (used by the default step: loss_fn(model(*inputs), target)) or train_step")
 
-    seed_everything(seed)
     dev = resolve_device(device)
+    det = seed_everything(seed, deterministic=deterministic, device=dev)
     precision = _Precision(dev, amp)
+    if precision.dtype is not None:
+        fp32_recurrent(model)
+    max_batches = _profiles.DRY_BATCHES if _profiles.is_dry() else None
     model.to(dev)
     kw = dict(batch_size=batch_size, collate_fn=collate_fn, num_workers=num_workers, seed=seed)
     train_loader = _loader(train_data, "train_data", shuffle=True, **kw)
@@ -472,6 +617,8 @@ def fit(
                 )
             precision.backward_step(loss.float(), opt, params, grad_clip)
             losses.append(loss.item())
+            if max_batches is not None and i + 1 >= max_batches:
+                break
         if not losses:
             raise ValueError(f"train_data yielded no batches in epoch {epoch}; it is empty or was consumed")
         score, val_loss = validate(model)
@@ -499,7 +646,8 @@ def fit(
     model.load_state_dict(best_state)
     model.eval()
     return FitResult(model, pd.DataFrame(rows), best_epoch, float(best_score), time.perf_counter() - t_start,
-                     stopped_early=stopped, device=str(dev), precision=precision.name)
+                     stopped_early=stopped, device=str(dev), precision=precision.name, deterministic=det,
+                     dry=max_batches is not None)
 
 
 def _progress(it: Iterable, enabled: bool):
@@ -543,6 +691,8 @@ def predict(
         single_input = False
     loader = _loader(data, "data", batch_size=batch_size, shuffle=False, collate_fn=collate_fn,
                      num_workers=num_workers, seed=0)
+    if precision.dtype is not None:
+        fp32_recurrent(model)
     model.to(dev).eval()
     outs = []
     for batch in loader:

@@ -326,3 +326,23 @@ def test_trains_on_cuda_with_amp(kind):
     if kind == "dln":
         assert np.isfinite(model.input_reconstruction_mse(X, "emotion", batch_size=32))
         assert model.predict_from(X, "reconstruction").shape == (96,)
+
+
+# --------------------------------------------------------------------------- a last batch of one item
+def test_dense_trains_when_the_last_batch_would_hold_one_item():
+    """1 - CCC needs 2 items: with batch*k+1 training items the lone last item is dropped, not crashed on."""
+    from serlib.models.ladder import supervised_data, train_model
+
+    batch, k = 8, 3
+    X, y = _toy(n=batch * k + 1 + 16, d=24)
+    Xtr, ytr, Xdev, ydev = X[:batch * k + 1], y[:batch * k + 1], X[batch * k + 1:], y[batch * k + 1:]
+    with pytest.raises(ValueError, match="at least 2 items"):  # the defect: a batch of one item
+        ccc_loss(torch.tensor([0.5]), torch.tensor([0.1]))
+    res = train_model("Dense", Xtr, ytr, Xdev, ydev, epochs=2, lr=1e-3, batch_size=batch, seed=0)
+    assert len(res.history) == 2 and np.isfinite(res.history["train_loss"]).all()
+    sizes = [len(b[1]) for b in supervised_data(Xtr, ytr, batch_size=batch, seed=0)]
+    assert sizes == [batch] * k  # the lone 25th item is left out of this epoch
+    assert [len(b[1]) for b in supervised_data(X[:batch * k + 2], y[:batch * k + 2], batch_size=batch)] == \
+        [batch] * k + [2]  # a last batch of 2 is kept
+    with pytest.raises(ValueError, match="at least 2"):
+        supervised_data(X[:1], y[:1])

@@ -478,3 +478,47 @@ def test_centre_spread_is_scale_free_and_orders_separations():
     assert trnet.centre_spread(10 * far, g) == pytest.approx(trnet.centre_spread(far, g))
     with pytest.raises(ValueError, match="two groups"):
         trnet.centre_spread(far, np.zeros(150))
+
+
+def test_baseline_c_sees_each_clean_utterance_once_with_train_copies(tiny_data, monkeypatch):
+    """train_copies=2 repeats every clean spectrogram; Baseline-c trains and validates on one copy of each."""
+    import serlib.training
+
+    train, val = tiny_data
+
+    def copies(d, k=2):  # what training_set(copies=2) returns: copy after copy, `row` = the utterance
+        out = {key: np.concatenate([d[key]] * k) for key in ("clean", "noisy", "enhanced", "y")}
+        out["noisy"] = out["noisy"] + np.repeat(np.arange(k), len(d["y"]))[:, None, None]  # each copy its own draw
+        return {**out, "row": np.tile(np.arange(len(d["y"])), k)}
+
+    seen = {}
+
+    def spy(model, tr, va, **kw):
+        seen[len(seen)] = (tr, va)
+        return "fitted"
+
+    monkeypatch.setattr(serlib.training, "fit", spy)
+    trnet.fit_system("Baseline-c", copies(train), copies(val), seed=0, **TINY)
+    tr, va = seen[0]
+    assert len(tr[0]) == 24 and len(va[0]) == 8  # once each, not 48 / 16
+    np.testing.assert_array_equal(tr[0].numpy(), train["clean"])
+    np.testing.assert_array_equal(tr[1].numpy(), train["y"])
+    trnet.fit_system("Baseline-n", copies(train), copies(val), seed=0, **TINY)  # control: noisy copies differ
+    assert len(seen[1][0][0]) == 48
+    same = trnet.first_copies(train)  # no `row`: unchanged
+    assert same is train
+
+
+def test_sernet_features_run_in_float32_under_autocast():
+    """The deltas (a conv1d on raw log-mel) and the input normalisation stay float32 under bf16 autocast."""
+    from torchaudio.functional import compute_deltas
+
+    x = torch.randn(2, 30, 80) * 6 - 10  # raw log-mel range
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert compute_deltas(x.transpose(1, 2)).dtype == torch.bfloat16  # what autocast would do
+        torch.manual_seed(0)
+        net = SERNet(channels=(4,), h_dim=8).eval()
+        z = net.features(x)
+        logits = net(x)
+    assert z.dtype == torch.float32 and logits.dtype == torch.bfloat16  # the convolutions after it still autocast
+    np.testing.assert_allclose(z.detach().numpy(), net.features(x).detach().numpy(), rtol=0, atol=0)

@@ -327,3 +327,124 @@ def test_to_device_is_recursive():
     batch = {"x": torch.zeros(2), "meta": ["a", (torch.ones(1), 3)]}
     moved = T.to_device(batch, torch.device("cpu"))
     assert moved["meta"][0] == "a" and moved["meta"][1][1] == 3 and torch.equal(moved["x"], batch["x"])
+
+
+# --------------------------------------------------------------------------- GPU-safe training, dry runs (issue 18)
+class _Recurrent(nn.Module):
+    """Linear -> LSTM -> GRUCell -> Linear, recording the dtype each stage returns."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inp, self.lstm = nn.Linear(8, 8), nn.LSTM(8, 6, batch_first=True)
+        self.cell, self.out = nn.GRUCell(6, 6), nn.Linear(6, 3)
+        self.dtypes: dict[str, torch.dtype] = {}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.inp(x)
+        seq, _ = self.lstm(h, (torch.zeros(1, len(x), 6), torch.zeros(1, len(x), 6)))
+        c = self.cell(seq[:, -1])
+        y = self.out(c)
+        self.dtypes = {"inp": h.dtype, "lstm": seq.dtype, "cell": c.dtype, "out": y.dtype}
+        return y
+
+
+def test_recurrent_layers_run_in_float32_under_cpu_bf16_autocast():
+    torch.manual_seed(0)
+    x = torch.randn(4, 5, 8)
+    lstm = nn.LSTM(8, 6, batch_first=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # the defect: autocast runs an LSTM in reduced precision
+        assert lstm(nn.Linear(8, 8)(x))[0].dtype == torch.bfloat16
+    model = _Recurrent()
+    assert T.fp32_recurrent(T.fp32_recurrent(model)) is model
+    assert len(model.lstm._forward_pre_hooks) == 1  # idempotent
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = model(x)
+        assert torch.is_autocast_enabled("cpu")  # restored after each recurrent layer
+    assert model.dtypes == {"inp": torch.bfloat16, "lstm": torch.float32, "cell": torch.float32, "out": torch.bfloat16}
+    y.float().sum().backward()
+    assert model.lstm.weight_hh_l0.grad.dtype == torch.float32 and torch.isfinite(model.lstm.weight_hh_l0.grad).all()
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # a forward that raises leaves the caller's autocast on
+        with pytest.raises(RuntimeError):
+            model.lstm(torch.randn(4, 5, 7))
+        assert torch.is_autocast_enabled("cpu") and model.lstm._fp32_regions == []
+    y32 = model(x)  # outside autocast nothing changes
+    assert model.dtypes["inp"] == torch.float32 and y32.dtype == torch.float32
+
+
+def test_fit_stops_every_epoch_after_two_batches_in_a_dry_run(monkeypatch):
+    from serlib import profiles
+
+    calls = []
+
+    def step(model, batch, device):
+        calls.append(len(batch[0]))
+        return F.cross_entropy(model(batch[0]), batch[1])
+
+    monkeypatch.setenv(profiles.DRY_ENV, "1")
+    res = run(train_step=step, epochs=3, batch_size=24, patience=None)  # 240 items = 10 batches per epoch
+    assert len(calls) == 3 * profiles.DRY_BATCHES and res.dry and len(res.history) == 3
+    monkeypatch.delenv(profiles.DRY_ENV)
+    calls.clear()
+    res = run(train_step=step, epochs=1, batch_size=24)
+    assert len(calls) == 10 and not res.dry
+
+
+@pytest.fixture
+def restore_torch_state(monkeypatch):
+    monkeypatch.delenv(T.DETERMINISTIC_ENV, raising=False)
+    before = (torch.get_num_threads(), torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    yield
+    torch.set_num_threads(before[0])
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = before[1:]
+
+
+def test_deterministic_knob_by_device_env_and_argument(restore_torch_state, monkeypatch):
+    assert T.deterministic_for("cpu") is True
+    assert T.deterministic_for("cpu", False) is False
+    assert T.seed_everything(0, deterministic=False) is False
+    assert not torch.backends.cudnn.deterministic and torch.backends.cudnn.benchmark  # fastest kernels
+    assert T.seed_everything(0, device="cpu") is True
+    assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+    monkeypatch.setenv(T.DETERMINISTIC_ENV, "0")
+    assert T.deterministic_for("cpu") is False and run(epochs=1).deterministic is False
+    assert run(epochs=1, deterministic=True).deterministic is True  # the argument wins
+    monkeypatch.setenv(T.DETERMINISTIC_ENV, "yes")
+    with pytest.raises(ValueError, match="SERLIB_DETERMINISTIC"):
+        T.deterministic_for("cpu")
+
+
+def test_configure_caps_threads_on_cpu_and_sets_the_process_default(restore_torch_state):
+    torch.set_num_threads(2)
+    got = T.configure("cpu", threads=1, deterministic=False)
+    assert got == {"device": "cpu", "threads": 1, "deterministic": False} and torch.get_num_threads() == 1
+    assert T.configure("cpu", threads=4)["threads"] == 1  # never raises the count
+    import os
+
+    assert T.DETERMINISTIC_ENV not in os.environ  # deterministic=None: by device again
+    assert T.run_flags("cpu") == {"dry": False, "deterministic": True}
+    with pytest.raises(ValueError, match="threads"):
+        T.configure("cpu", threads=0)
+
+
+def test_fit_on_cpu_leaves_recurrent_layers_alone():
+    """AMP is CUDA-only: a CPU fit neither autocasts nor hooks the LSTM (the CUDA case: tests/test_gpu.py)."""
+    model = _Recurrent()
+    res = run(model, epochs=1, amp=True, train=(TRAIN[0][:, None, :].repeat(5, 1), TRAIN[1]),
+              val=(VAL[0][:, None, :].repeat(5, 1), VAL[1]))
+    assert res.precision == "fp32" and not hasattr(model.lstm, "_fp32_regions")
+
+
+def test_fit_with_autocast_hooks_the_recurrent_layers(monkeypatch):
+    """fit's AMP path, with CPU bf16 autocast standing in for CUDA's: the LSTM trains in float32."""
+    init = T._Precision.__init__
+
+    def bf16_on_cpu(self, device, enabled):
+        init(self, device, enabled)
+        self.dtype = torch.bfloat16 if enabled else None
+
+    monkeypatch.setattr(T._Precision, "__init__", bf16_on_cpu)
+    model = _Recurrent()
+    res = run(model, epochs=1, train=(TRAIN[0][:, None, :].repeat(5, 1), TRAIN[1]),
+              val=(VAL[0][:, None, :].repeat(5, 1), VAL[1]))
+    assert res.precision == "bf16" and model.dtypes["lstm"] == torch.float32 and model.dtypes["inp"] == torch.bfloat16
+    assert np.isfinite(res.history.train_loss).all()

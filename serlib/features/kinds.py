@@ -5,6 +5,13 @@ versions of the libraries that compute it form the cache identity (:func:`config
 change a parameter or upgrade openSMILE/torch and the cache starts afresh instead of
 silently mixing features from two definitions (NOTES.md pain point 5).
 
+**Device.** Spectral kinds computed on a CUDA GPU are cached apart from CPU ones
+(:meth:`FeatureKind.on_device` adds ``"device": "cuda"`` to their parameters, hence to their
+``config_id``; CPU identities are unchanged). cuFFT and the CPU FFT agree only to float32
+rounding, and a run should not silently mix features from both (training features cached by a
+CPU run, test features computed on the GPU); a GPU run pays one recomputation, which is cheap there.
+``tests/test_features.py::test_cuda_matches_cpu`` compares the two when a GPU is present.
+
 Kinds
 -----
 ``egemaps``
@@ -55,6 +62,14 @@ class FeatureKind:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+
+    def on_device(self, device: str | None) -> FeatureKind:
+        """The kind as cached when computed on ``device``: a torch kind on CUDA gets
+        ``params["device"] = "cuda"`` (its own cache); CPU and openSMILE kinds are returned as is."""
+        if self.backend != "torch" or device is None or not str(device).startswith("cuda"):
+            return self
+        return FeatureKind(self.name, self.backend, self.output, self.dim, {**self.params, "device": "cuda"},
+                           self.description)
 
     def config(self) -> dict[str, Any]:
         """Everything that defines the computed values: kind, parameters, library versions."""

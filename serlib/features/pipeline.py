@@ -315,7 +315,7 @@ def extract(
 
     store = keys = None
     if cache:
-        store = FeatureCache(spec, cond_key)
+        store = FeatureCache(spec.on_device(dev), cond_key)  # CUDA features have their own cache (kinds.py)
         keys = _entry_keys(utt_ids, paths)
         stored = store.index()
         hits = {i: stored[k] for i, k in enumerate(keys) if k in stored}
@@ -349,7 +349,7 @@ def extract(
             flush()
 
     stats = {
-        "kind": spec.name, "condition": cond_key, "config_id": config_id(spec), "device": dev,
+        "kind": spec.name, "condition": cond_key, "config_id": config_id(spec.on_device(dev)), "device": dev,
         "n": n, "cached": n - len(missing), "computed": len(missing), "nan": 0, "dropped": [],
     }
     result = _assemble(spec, values, utt_ids, store)

@@ -80,6 +80,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
+from serlib import profiles
+
 __all__ = [
     "BlockBatches",
     "EDRL",
@@ -455,7 +457,9 @@ class EDRLMEA:
             patience=self.patience, seed=self.seed, device=self.device, progress=self.progress,
         )
         self.history_ = self.fit_result_.history
-        self.mea_ = MEA(n_components=self.n_components).fit(self.edrl_.block_outputs(Xs), X_train)
+        k = self.n_components  # a dry run (serlib.profiles) trains on a few rows: at most one component per row - 1
+        k = min(k, len(X_train) - 1) if profiles.is_dry() else k
+        self.mea_ = MEA(n_components=k).fit(self.edrl_.block_outputs(Xs), X_train)
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:

@@ -116,39 +116,49 @@ def fit_grid(
     """Grid search of a random forest selected on the validation set (``score`` higher is better).
 
     ``grid`` is a name in :data:`GRIDS` or a dict ``{"n_estimators": [...], "max_depth": [...]}``.
-    Ties are broken towards fewer trees and shallower forests (cheaper, less overfit).
+    Ties are broken towards fewer trees and shallower forests (cheaper, less overfit). In a dry run
+    (:func:`serlib.profiles.is_dry`) each axis keeps its first, middle and last value and every
+    forest has at most :data:`serlib.profiles.DRY_TREES` trees (the table keeps the nominal values).
     """
     from sklearn.ensemble import RandomForestClassifier
+
+    from serlib import profiles
 
     n_jobs = -1 if n_jobs is None else n_jobs  # None = all cores (the fitted trees do not depend on it)
     if isinstance(grid, str):
         if grid not in GRIDS:
             raise ValueError(f"unknown grid {grid!r}; choose one of {sorted(GRIDS)} or pass a dict")
         grid = GRIDS[grid]
+    cap = profiles.DRY_TREES if profiles.is_dry() else None
+    if cap is not None:  # dry run: the grid's shape (smallest, middle, largest values), forests of `cap` trees
+        grid = {k: sorted({min(v), sorted(v)[len(v) // 2], max(v)}) for k, v in grid.items()}
     combos = list(itertools.product(sorted(grid["n_estimators"]), sorted(grid["max_depth"])))
     # ascending order + strict improvement = ties go to fewer trees, then shallower forests
     if _dask_backend_active():  # one forest per Dask task; only the scores travel back, the best is refit here
         from joblib import Parallel, delayed
 
-        vals = Parallel()(delayed(_val_score)(X_train, y_train, X_val, y_val, n, d, seed, score) for n, d in combos)
+        vals = Parallel()(delayed(_val_score)(X_train, y_train, X_val, y_val, min(n, cap or n), d, seed, score)
+                          for n, d in combos)
         best_i = 0
         for i, val in enumerate(vals):
             if val > vals[best_i]:
                 best_i = i
         n_est, depth = combos[best_i]  # same random_state and parameters: the same trees as on the worker
-        best_model = RandomForestClassifier(n_estimators=n_est, max_depth=depth, n_jobs=n_jobs, random_state=seed)
+        best_model = RandomForestClassifier(n_estimators=min(n_est, cap or n_est), max_depth=depth, n_jobs=n_jobs,
+                                            random_state=seed)
         best_model.fit(X_train, y_train)
         rows = [{"n_estimators": n, "max_depth": d, "val_score": v} for (n, d), v in zip(combos, vals)]
+        params = {"n_estimators": n_est, "max_depth": depth}
     else:
-        rows, best, best_model = [], None, None
+        rows, best, best_model, params = [], None, None, {}
         for n_est, depth in combos:
-            clf = RandomForestClassifier(n_estimators=n_est, max_depth=depth, n_jobs=n_jobs, random_state=seed)
+            clf = RandomForestClassifier(n_estimators=min(n_est, cap or n_est), max_depth=depth, n_jobs=n_jobs,
+                                         random_state=seed)
             clf.fit(X_train, y_train)
             val = score(y_val, clf.predict(X_val))
             rows.append({"n_estimators": n_est, "max_depth": depth, "val_score": val})
             if best is None or val > best:
-                best, best_model = val, clf
-    params = {"n_estimators": best_model.n_estimators, "max_depth": best_model.max_depth}
+                best, best_model, params = val, clf, {"n_estimators": n_est, "max_depth": depth}
     return GridResult(model=best_model, params=params, table=pd.DataFrame(rows))
 
 

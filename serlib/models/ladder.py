@@ -97,6 +97,7 @@ __all__ = [
     "ccc_loss",
     "reconstruction_cost",
     "semi_supervised_data",
+    "supervised_data",
     "train_step",
 ]
 
@@ -564,6 +565,24 @@ def semi_supervised_data(
     )
 
 
+def supervised_data(X: Any, y: Any, *, batch_size: int = 256, seed: int = 0) -> Any:
+    """A shuffled ``DataLoader`` over ``(X, y)`` for the supervised :class:`Dense` model.
+
+    ``1 - CCC`` needs at least 2 items per batch: when ``len(X) % batch_size == 1`` the last batch
+    (a single item, a different one every epoch) is dropped rather than crashing the epoch.
+    """
+    from torch.utils.data import DataLoader, TensorDataset
+
+    Xl, yl = _as_tensor(X, None), torch.as_tensor(np.asarray(y, dtype=np.float32))
+    if len(Xl) != len(yl):
+        raise ValueError(f"labeled data: {len(Xl)} inputs but {len(yl)} targets")
+    if len(Xl) < 2:
+        raise ValueError(f"labeled data: {len(Xl)} item(s); 1 - CCC needs at least 2 labelled items")
+    gen = torch.Generator().manual_seed(seed)
+    return DataLoader(TensorDataset(Xl, yl), batch_size=batch_size, shuffle=True, generator=gen,
+                      drop_last=len(Xl) % batch_size == 1)
+
+
 # --------------------------------------------------------------------------- helpers
 def _check_sizes(n_features: int, hidden: Sequence[int]) -> None:
     if int(n_features) < 1 or not hidden or any(int(h) < 1 for h in hidden):
@@ -683,7 +702,7 @@ def train_model(
                              "it is never trained supervised-only - use Dense for that")
         data = semi_supervised_data((X, y), X_unlabeled, batch_size=batch_size, seed=seed)
     else:
-        data = (np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.float32))
+        data = supervised_data(X, y, batch_size=batch_size, seed=seed)
     val = (np.asarray(X_dev, dtype=np.float32), np.asarray(y_dev, dtype=np.float32))
     return training.fit(model, data, val, train_step=train_step, val_metric="ccc", epochs=epochs, lr=lr,
                         batch_size=batch_size, patience=patience, lr_patience=None, seed=seed, device=device,

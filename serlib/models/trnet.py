@@ -130,6 +130,7 @@ __all__ = [
     "training_levels",
     "training_set",
     "select",
+    "first_copies",
     "centre_spread",
 ]
 
@@ -287,8 +288,17 @@ class SERNet(nn.Module):
                 _init_layer(m)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, T, F)`` log-mel -> normalised ``(B, C, T, F)`` network input (C = 3 with deltas)."""
+        """``(B, T, F)`` log-mel -> normalised ``(B, C, T, F)`` network input (C = 3 with deltas).
+
+        Runs in float32 even under autocast: the deltas are differences of neighbouring raw log-mel
+        frames (|values| up to ~23, where bf16 steps by 0.125), a conv1d that autocast would run in
+        reduced precision, and the input normalisation follows them.
+        """
         _check_spec(x, "SERNet input", self.n_mels)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return self._features(x.float())
+
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
         if self.deltas:
             xt = x.transpose(1, 2)  # (B, F, T): compute_deltas works along the last axis
             d1 = compute_deltas(xt)
@@ -671,8 +681,9 @@ def fit_system(
     input: each utterance under its drawn condition, see :func:`training_set`), ``enhanced``
     LMFB(SE(noisy)), and ``y`` class indices. What each system reads:
 
-    - Baseline-c: clean (train and val); Baseline-n: noisy; Baseline-e: enhanced. A plain
-      :class:`SERNet` (``channels``, ``h_dim``) with cross-entropy.
+    - Baseline-c: clean (train and val), each utterance once (:func:`first_copies`: a
+      ``training_set`` with ``copies > 1`` holds identical clean copies); Baseline-n: noisy;
+      Baseline-e: enhanced. A plain :class:`SERNet` (``channels``, ``h_dim``) with cross-entropy.
     - TRNet / TRNet w/o L_low: noisy + enhanced + clean, and ``teacher`` = the Baseline-c model of
       the same fold and seed (deep-copied, frozen). TRNet w/o L_high: no teacher needed (if one
       is given, only its architecture is used). Validation reads noisy + enhanced (no clean).
@@ -688,6 +699,8 @@ def fit_system(
               seed=seed, grad_clip=10.0, progress=progress, **fit_kwargs)
     if system in _BASELINE_INPUT:
         key = _BASELINE_INPUT[system]
+        if key == "clean":
+            train, val = first_copies(train), first_copies(val)
         torch.manual_seed(seed)
         model = SERNet(channels=channels, h_dim=h_dim)
         tr = (torch.from_numpy(_stacked(train, key, n_frames, "train")), torch.as_tensor(np.asarray(train["y"])).long())
@@ -871,3 +884,21 @@ def select(data: Mapping[str, np.ndarray], rows: Sequence[int]) -> dict[str, np.
     """The items of a :func:`training_set` whose utterance (``row``) is in ``rows`` (e.g. ``fold.train``)."""
     keep = np.isin(data["row"], np.asarray(rows))
     return {k: v[keep] for k, v in data.items()}
+
+
+def first_copies(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The first item of every utterance (``row``) of a :func:`training_set`, in order; ``data`` as is
+    when it has no ``row`` or every row occurs once.
+
+    With ``copies > 1`` the clean spectrogram of an utterance is repeated in every copy; a system that
+    reads only ``clean`` (Baseline-c) would otherwise see each utterance ``copies`` times per epoch.
+    """
+    if "row" not in data or data["row"] is None:
+        return data
+    _, first = np.unique(np.asarray(data["row"]), return_index=True)
+    if len(first) == len(data["row"]):
+        return data
+    keep = np.sort(first)
+    return {k: (v[keep] if isinstance(v, np.ndarray) and len(v) == len(data["row"]) else
+                [v[i] for i in keep] if isinstance(v, list) and len(v) == len(data["row"]) else v)
+            for k, v in data.items()}
