@@ -23,6 +23,7 @@ from serlib import paths
 def pytest_configure(config):
     config.addinivalue_line("markers", "gpu: needs a CUDA GPU (skipped with the reason without one); run with -m gpu")
     config.addinivalue_line("markers", "real_data: reads ../shared/data (skipped without it); run with -m real_data")
+    config.addinivalue_line("markers", "notebook: executes whole notebooks (real corpora, dry paper runs); run with -m notebook")
 
 
 def pytest_collection_modifyitems(config, items):
