@@ -126,3 +126,11 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def kernel():
+    """The Jupyter kernel of this interpreter that the runner uses (registered once)."""
+    from serlib import run
+
+    return run.ensure_kernel()
