@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serlib import metrics, paths, protocols
+from serlib import metrics, paths, profiles, protocols
 from serlib import plots as P
 from serlib.models import forest
 
@@ -118,6 +118,17 @@ def test_difficulty_reading_compares_arousal_and_valence_when_regressed():
     s = cv["clean"].summary(m)
     text = forest.difficulty_reading(cv, m)
     assert f"arousal (CCC {s['ccc_arousal']:.2f})" in text and f"valence (CCC {s['ccc_valence']:.2f})" in text
+
+
+def test_dry_run_fits_tiny_forests(monkeypatch):
+    m, X = _toy()
+    splits = protocols.leave_one_session_out(m, val=None)
+    monkeypatch.setenv(profiles.DRY_ENV, "")
+    tiny = forest.cross_validate_conditions(m, X, splits, {"clean": X}, trees=profiles.DRY_TREES, n_jobs=1)["clean"]
+    full = forest.cross_validate_conditions(m, X, splits, {"clean": X}, trees=50, n_jobs=1)["clean"]
+    monkeypatch.setenv(profiles.DRY_ENV, "1")
+    dry = forest.cross_validate_conditions(m, X, splits, {"clean": X}, trees=50, n_jobs=1)["clean"]
+    assert (dry.pred == tiny.pred).all() and not (dry.pred == full.pred).all()
 
 
 def test_difficulty_figure(tmp_data):

@@ -98,10 +98,16 @@ def cross_validate_conditions(
     condition ``name``). Returns one :class:`CVResult` per condition, each the same as
     ``cross_validate(manifest, X, splits, tests[name], ...)`` (same seed, same trees) at a fraction of the
     cost. ``folds`` holds per fold ``fold, n, uar, war`` and ``ccc_<dim>`` for every regressed ``dim``.
+    In a dry run (:func:`serlib.profiles.is_dry`) the forests have at most :data:`~serlib.profiles.DRY_TREES`
+    trees (the regressors 10), as in :func:`fit_grid`.
     """
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
+    from serlib import profiles
+
     n_jobs = -1 if n_jobs is None else n_jobs  # None = all cores, as elsewhere in serlib (same trees either way)
+    if profiles.is_dry():  # dry run: the same code path with tiny forests
+        trees = min(trees, profiles.DRY_TREES)
     X = np.asarray(X)
     tests = {name: np.asarray(Xt) for name, Xt in tests.items()}
     if not tests:
