@@ -1126,10 +1126,12 @@ def snr_check(table: pd.DataFrame, *, name: str | None = None) -> Figure:
     data = table.assign(offset=table["snr_measured"].astype(float) - table["snr_target"].astype(float),
                         target=table["snr_target"].map("{:g} dB".format))
     order = [f"{v:g} dB" for v in sorted(table["snr_target"].astype(float).unique())]
-    fig = Figure(figsize=(7.2, 3.6), layout="constrained")
+    n_types = table["noise_type"].nunique()
+    ncol = 1 if n_types <= 10 else 2 if n_types <= 20 else 3        # many types: a legend in columns, still in view
+    fig = Figure(figsize=(7.2 + 1.6 * (ncol - 1), 3.6 + 0.12 * max(0, n_types // ncol - 12)), layout="constrained")
     ax = fig.subplots()
     sns.stripplot(data=data, x="target", y="offset", hue="noise_type", order=order, dodge=True, size=4, jitter=0.15,
-                  palette="colorblind", ax=ax)
+                  palette="colorblind" if n_types <= 10 else "husl", ax=ax)
     ax.axhline(0.0, color="0.3", lw=1, ls="--", zorder=0)
     worst = float(np.nanmax(np.abs(data["offset"]))) if len(data) else 0.0
     lim = max(1.0, 1.2 * worst)
@@ -1140,7 +1142,8 @@ def snr_check(table: pd.DataFrame, *, name: str | None = None) -> Figure:
     ax.grid(axis="y", alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
     ax.legend(handles + [Line2D([], [], color="0.3", lw=1, ls="--")], labels + ["exact (measured = target)"],
-              title="noise type", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+              title="noise type", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+              ncol=ncol)
     return _finish(fig, name)
 
 
