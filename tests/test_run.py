@@ -244,3 +244,21 @@ def test_write_summaries_regenerates_summary_and_readme(tmp_path, tmp_data, monk
     assert "## Claims ledger (all five papers)" in summary and "### 05_densenet_highway" in summary
     block = report.readme_current_block(readme)
     assert "50.0 (1 seed)" in block and "| 5_densenet_highway | c1 |" in block
+
+
+@pytest.mark.parametrize("name", run.available_notebooks())
+def test_papermill_reads_every_knob_of_the_parameters_cell(name):
+    """Papermill skips a parameter line it cannot parse (e.g. an ``=`` inside the comment) with only a log
+    line, and the runner then refuses ``-p`` for that knob: every assignment must be read."""
+    import ast
+
+    import nbformat
+
+    nb = nbformat.read(run.NOTEBOOK_DIR / f"{name}.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    body = ast.parse(cell.source).body
+    assigned = {t.id for node in body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
+    assigned |= {node.target.id for node in body if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)}
+    assert assigned, f"{name}: empty parameters cell"
+    missed = assigned - set(run.notebook_parameters(name))
+    assert not missed, f"{name}: papermill cannot read the parameter line(s) of {sorted(missed)} (no '=' in comments)"
