@@ -23,8 +23,10 @@ from serlib import metrics
 GRIDS: dict[str, dict[str, list]] = {
     # paper 1: n_estimators = 10*i, 50 <= i <= 500; max_depth = 2*i, 1 <= i <= 20 (9,020 forests)
     "paper": {"n_estimators": [10 * i for i in range(50, 501)], "max_depth": [2 * i for i in range(1, 21)]},
-    # a coarse subset of the same grid for the quick profile
+    # a coarse subset of the same grid (500 and 1,000 trees: ~30 CPU-s per search on 400 rows of the quick corpus)
     "coarse": {"n_estimators": [500, 1000], "max_depth": [4, 10, 20, 40]},
+    # notebook 01's quick profile: the same depths with 100 trees (~2-3 CPU-s per search; 20 searches per run)
+    "quick": {"n_estimators": [100], "max_depth": [4, 10, 20, 40]},
     "smoke": {"n_estimators": [50], "max_depth": [4, 10]},
 }
 
