@@ -197,8 +197,10 @@ def test_fit_blocks_refuses_bad_labels():
     model = EDRL(12, 2)
     with pytest.raises(ValueError, match="3 classes"):
         model.fit_blocks(X, np.arange(60) % 3, X, y, epochs=1)
-    with pytest.raises(ValueError, match="no samples of class"):
-        model.fit_blocks(X, y, X[y == 0], y[y == 0], epochs=1)
+    with pytest.warns(UserWarning, match=r"no samples of class\(es\) \[1\]: early stopping monitors"):
+        model.fit_blocks(X, y, X[y == 0], y[y == 0], epochs=1)      # a validation speaker of one class
+    with pytest.raises(ValueError, match="none of the classes"):
+        model.fit_blocks(X, y, X[:5], np.full(5, 7), epochs=1)
 
 
 # --------------------------------------------------------------------------- MEA

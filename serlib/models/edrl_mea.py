@@ -52,8 +52,8 @@ Choices where the paper is vague (the notebook narrates them):
    shared latent layer is updated by every block's batches, a block's own layers only by its
    class. One Adam optimiser holds all parameters; a block's parameters get no gradient (and
    no Adam update) while another block trains. The validation loss monitored for early
-   stopping is the mean over classes of each block's loss on its class's validation samples.
-   Unlike Keras' ``EarlyStopping`` default we restore the best-epoch weights (the shared loop
+   stopping is the mean over classes of each block's loss on its class's validation samples
+   (a class without validation samples is left out, with a warning). Unlike Keras' ``EarlyStopping`` default we restore the best-epoch weights (the shared loop
    :func:`serlib.training.fit` always does). Epochs, patience, batch size and learning rate
    are not given: defaults 100 / 10 / 32 (Keras' default) / 1e-3 (Keras' Adam default), no LR
    halving (Keras' EarlyStopping alone does not halve the LR).
@@ -306,9 +306,13 @@ class EDRL(nn.Module):
                 "build EDRL(n_features, n_classes=len(np.unique(y)))"
             )
         missing = set(classes.tolist()) - set(np.unique(y_val).tolist())
-        if missing:
-            raise ValueError(f"y_val has no samples of class(es) {sorted(missing)}; the validation loss of those "
-                             "blocks would be undefined (use a stratified validation split)")
+        if len(missing) == len(classes):
+            raise ValueError(f"y_val has none of the classes {list(classes)} (it holds {list(np.unique(y_val))[:10]}); "
+                             "early stopping needs validation samples of at least one class")
+        if missing:  # e.g. one validation speaker with a single class in a tiny corpus
+            warnings.warn(f"y_val has no samples of class(es) {sorted(missing)}: early stopping monitors the "
+                          "validation loss of the other block(s) only (a validation split with every class avoids "
+                          "this)", stacklevel=2)
         self.classes_ = classes
         batches = BlockBatches(X, y, classes=classes, batch_size=batch_size)
         return training.fit(
