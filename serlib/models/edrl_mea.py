@@ -625,6 +625,26 @@ def _corpus_name(m: pd.DataFrame) -> str:
     return "+".join(names) or "unknown"
 
 
+def noise_bank(name: str | None, root: Any = None) -> tuple[str, str]:
+    """The noise bank to load for the knobs ``noise`` / ``noise_root``, and a sentence saying why
+    (empty when ``name`` is used as given). ESC-10 is ESC-50's 10-class subset, also released on its
+    own in another layout (``NNN - Class/*.ogg``): a folder in that layout asked for as ``esc50``
+    is loaded as ``esc10`` instead of refused. Any other mismatch is left to
+    :func:`serlib.noise.load_noise`, which refuses it naming the layouts."""
+    from serlib.noise import NoiseLayoutError, detect_layout
+
+    name = name or "synthetic"
+    if name != "esc50" or root is None:
+        return name, ""
+    try:
+        layout = detect_layout(root)
+    except NoiseLayoutError:
+        return name, ""
+    if layout != "esc10":
+        return name, ""
+    return "esc10", f"{root} is the ESC-10 release (ESC-50's 10-class subset): loaded as the 'esc10' bank"
+
+
 def _condition(noise: Mapping[str, Any], noise_type: str, snr: float):
     from serlib.noise import Condition
 
