@@ -446,3 +446,17 @@ def test_extract_features_fills_every_item_the_tasks_read(tmp_data, monkeypatch)
     noisy = [c for c in calls if c[0] != "clean"]
     assert {k for k, _ in noisy} <= {edrl_mea._condition(NOISE, t, s).key for t in NOISE["types"] for s in NOISE["snrs"]}
     assert sum(n for _, n in noisy) == 20 + len(x)                       # one noisy version per test utterance
+
+
+def test_noise_bank_loads_an_esc10_folder_asked_for_as_esc50_and_nothing_else(tmp_path):
+    from serlib.models.edrl_mea import noise_bank
+
+    esc10 = tmp_path / "esc10"
+    (esc10 / "001 - Dog").mkdir(parents=True)
+    name, why = noise_bank("esc50", esc10)
+    assert name == "esc10" and "ESC-10" in why and str(esc10) in why
+    assert noise_bank("esc10", esc10) == ("esc10", "")          # given right: unchanged
+    assert noise_bank("musan", esc10) == ("musan", "")          # other mismatches: load_noise refuses them
+    assert noise_bank(None, None) == ("synthetic", "")
+    (tmp_path / "other" / "x").mkdir(parents=True)                # no known layout: left to load_noise
+    assert noise_bank("esc50", tmp_path / "other") == ("esc50", "")
