@@ -460,3 +460,23 @@ def test_noise_bank_loads_an_esc10_folder_asked_for_as_esc50_and_nothing_else(tm
     assert noise_bank(None, None) == ("synthetic", "")
     (tmp_path / "other" / "x").mkdir(parents=True)                # no known layout: left to load_noise
     assert noise_bank("esc50", tmp_path / "other") == ("esc50", "")
+
+
+def test_dry_run_tests_every_noisy_condition_on_a_few_utterances(tmp_data, monkeypatch):
+    from serlib import features, profiles
+    from serlib.models import edrl_mea
+
+    monkeypatch.setattr(features, "extract", _fake_extract())
+    m = _manifest()
+    noise = {**NOISE, "per_utterance": None}                           # the paper's design: 2 types x 2 SNRs
+    design = edrl_mea.noisy_design(m, noise["types"], noise["snrs"])
+    monkeypatch.setenv(profiles.DRY_ENV, "0")
+    full, _ = edrl_mea.test_items(m, design, noise)
+    assert (full.test_condition == "noisy").sum() == 4 * len(m)
+    monkeypatch.setenv(profiles.DRY_ENV, "1")
+    dry, X = edrl_mea.test_items(m, design, noise)
+    cap = edrl_mea.DRY_ITEMS_PER_CONDITION
+    noisy = dry[dry.test_condition == "noisy"]
+    assert len(X) == len(dry) and (dry.test_condition == "clean").sum() == len(m)   # clean keeps every utterance
+    assert (noisy.groupby(["noise_type", "snr"]).size() == cap).all() and noisy.groupby(["noise_type", "snr"]).ngroups == 4
+    assert noisy.utt_id.nunique() == 4 * cap                          # rotated: no utterance tested twice here

@@ -584,6 +584,9 @@ def balanced_rows(y: Sequence, seed: int = 0) -> np.ndarray:
 TASK = "serlib.models.edrl_mea:run_task"
 """The task function of notebook 01 (:mod:`serlib.experiment`)."""
 
+DRY_ITEMS_PER_CONDITION = 4
+"""Dry runs: utterances tested per noisy condition and test set (:func:`test_items`)."""
+
 ITEM_COLUMNS = ("utt_id", "table", "corpus", "test_condition", "noise_type", "snr")
 """The columns naming one test item in :func:`run_task`'s predictions (besides the task's config)."""
 
@@ -661,6 +664,10 @@ def test_items(frame: pd.DataFrame, design: pd.DataFrame, noise: Mapping[str, An
     ``root`` of the test noise (:class:`serlib.noise.Condition` with ``part="test"``: sources
     that no training condition uses). Returns the items (the columns of ``frame`` plus
     ``test_condition``, ``noise_type``, ``snr``) and their features (n_items, 88), row-aligned.
+    In a dry run (:func:`serlib.profiles.is_dry`) every noisy condition keeps at most
+    :data:`DRY_ITEMS_PER_CONDITION` of its utterances (each condition still runs; the clean test
+    keeps them all): the paper's design tests every utterance under all 25 conditions, which
+    would make a dry run's feature extraction its slowest part.
     """
     from serlib import features
 
@@ -668,13 +675,15 @@ def test_items(frame: pd.DataFrame, design: pd.DataFrame, noise: Mapping[str, An
     by_id = frame.set_index(frame["utt_id"].astype(str))
     parts = [(None, frame.assign(test_condition="clean", noise_type=None, snr=np.nan))]
     mine = design[design["utt_id"].astype(str).isin(by_id.index)]
-    for t in noise["types"]:
-        for s in noise["snrs"]:
-            ids = mine.loc[(mine["noise_type"] == str(t)) & (mine["snr"] == float(s)), "utt_id"].astype(str)
-            if len(ids):
-                sub = by_id.loc[ids.to_numpy()].reset_index(drop=True)
-                parts.append((_condition(noise, str(t), float(s)),
-                              sub.assign(test_condition="noisy", noise_type=str(t), snr=float(s))))
+    cap = DRY_ITEMS_PER_CONDITION if profiles.is_dry() else None
+    for c, (t, s) in enumerate((t, s) for t in noise["types"] for s in noise["snrs"]):
+        ids = mine.loc[(mine["noise_type"] == str(t)) & (mine["snr"] == float(s)), "utt_id"].astype(str)
+        if cap is not None and len(ids) > cap:  # dry run: rotate through the utterances, condition by condition
+            ids = ids.iloc[[(c * cap + i) % len(ids) for i in range(cap)]]
+        if len(ids):
+            sub = by_id.loc[ids.to_numpy()].reset_index(drop=True)
+            parts.append((_condition(noise, str(t), float(s)),
+                          sub.assign(test_condition="noisy", noise_type=str(t), snr=float(s))))
     Xs = [features.extract(sub, "egemaps", cond, n_jobs=n_jobs, progress=progress).to_numpy() for cond, sub in parts]
     return pd.concat([sub for _, sub in parts], ignore_index=True), np.concatenate(Xs)
 
