@@ -57,17 +57,25 @@ def test_results_metadata_records_dry_and_deterministic(tmp_data, monkeypatch):
     assert res.metadata()["dry"] is False
 
 
-def test_dry_grid_search_keeps_the_grid_ends_with_two_tree_forests(monkeypatch):
+def test_dry_grid_search_scores_the_whole_grid_with_two_tree_forests_fitted_once_each(monkeypatch):
+    from sklearn.ensemble import RandomForestClassifier
+
     from serlib.models import forest
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(40, 6)), np.arange(40) % 4
+    fits = []
+    real_fit = RandomForestClassifier.fit
+    monkeypatch.setattr(RandomForestClassifier, "fit", lambda self, *a, **k: fits.append(1) or real_fit(self, *a, **k))
     monkeypatch.setenv(profiles.DRY_ENV, "1")
     got = forest.fit_grid(X[:30], y[:30], X[30:], y[30:], grid="paper", n_jobs=1)
     paper = forest.GRIDS["paper"]
-    assert sorted(got.table.n_estimators.unique()) == [min(paper["n_estimators"]), 2750, max(paper["n_estimators"])]
-    assert sorted(got.table.max_depth.unique()) == [2, 22, 40] and len(got.table) == 9
-    assert got.model.n_estimators == profiles.DRY_TREES and got.params["n_estimators"] in (500, 2750, 5000)
+    assert len(got.table) == 9020 == len(paper["n_estimators"]) * len(paper["max_depth"])   # every configuration
+    assert sorted(got.table.n_estimators.unique()) == paper["n_estimators"]
+    assert len(fits) == len(paper["max_depth"])       # 2-tree forests: one forest per depth, reused across trees
+    assert (got.table.groupby("max_depth").val_score.nunique() == 1).all()
+    assert got.model.n_estimators == profiles.DRY_TREES and got.params["n_estimators"] == 500   # ties: fewest trees
+    assert got.params["max_depth"] == got.table.loc[got.table.val_score.idxmax(), "max_depth"]
     monkeypatch.setenv(profiles.DRY_ENV, "0")
     full = forest.fit_grid(X[:30], y[:30], X[30:], y[30:], grid="smoke", n_jobs=1)
     assert full.model.n_estimators == full.params["n_estimators"] == 50

@@ -58,3 +58,13 @@ def test_paper_grid_is_the_papers():
     g = forest.GRIDS["paper"]
     assert g["n_estimators"][0] == 500 and g["n_estimators"][-1] == 5000 and len(g["n_estimators"]) == 451
     assert g["max_depth"] == list(range(2, 41, 2))
+
+
+def test_every_profile_names_a_grid_that_exists():
+    from serlib import profiles
+
+    for nb in profiles.notebooks():
+        if "grid" in profiles.knobs(nb):
+            for prof in profiles.PROFILES:
+                grid = profiles.settings(nb, prof)["grid"]
+                assert grid in forest.GRIDS, f"{nb} ({prof}) names grid {grid!r}; GRIDS has {sorted(forest.GRIDS)}"

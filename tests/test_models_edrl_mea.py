@@ -197,8 +197,10 @@ def test_fit_blocks_refuses_bad_labels():
     model = EDRL(12, 2)
     with pytest.raises(ValueError, match="3 classes"):
         model.fit_blocks(X, np.arange(60) % 3, X, y, epochs=1)
-    with pytest.raises(ValueError, match="no samples of class"):
-        model.fit_blocks(X, y, X[y == 0], y[y == 0], epochs=1)
+    with pytest.warns(UserWarning, match=r"no samples of class\(es\) \[1\]: early stopping monitors"):
+        model.fit_blocks(X, y, X[y == 0], y[y == 0], epochs=1)      # a validation speaker of one class
+    with pytest.raises(ValueError, match="none of the classes"):
+        model.fit_blocks(X, y, X[:5], np.full(5, 7), epochs=1)
 
 
 # --------------------------------------------------------------------------- MEA
@@ -282,3 +284,199 @@ def test_fit_systems_undersamples_train_and_predicts_both():
         np.testing.assert_array_equal(pred[k], again[k])
     with pytest.raises(ValueError, match="features"):
         sys_.predict(X[120:, :5])
+
+
+# --------------------------------------------------------------------------- the notebook's grid of fits (engine tasks)
+def _manifest(n_speakers: int = 6, per_speaker: int = 12, corpus: str = "toy", prefix: str = "u") -> "pd.DataFrame":
+    import pandas as pd
+
+    emotions = ["angry", "happy", "neutral", "sad"]
+    rows = []
+    for s in range(n_speakers):
+        for i in range(per_speaker):
+            emo = emotions[i % 4]
+            rows.append({"utt_id": f"{prefix}{s}_{i}", "path": f"/nowhere/{prefix}{s}_{i}.wav", "corpus": corpus,
+                         "speaker": f"{corpus}{s}", "gender": "F" if s % 2 else "M", "emotion": emo,
+                         "arousal_bin": int(emo in ("angry", "happy")), "valence_bin": int(emo in ("happy", "neutral"))})
+    return pd.DataFrame(rows)
+
+
+def _fake_extract(calls: list | None = None, n_features: int = 10, signal: float = 3.0):
+    """A stand-in for serlib.features.extract: a fixed vector per utterance and condition, shifted by the
+    arousal and valence of the utterance's emotion (so there is something to learn), no audio read."""
+    import hashlib
+
+    import pandas as pd
+
+    def extract(manifest, kind, condition=None, **_):
+        key = "clean" if condition is None else condition.key
+        if calls is not None:
+            calls.append((key, len(manifest)))
+        rows = []
+        for u, emo in zip(manifest.utt_id, manifest.emotion):
+            a, v = emo in ("angry", "happy"), emo in ("happy", "neutral")
+            rng = np.random.default_rng(int(hashlib.md5(f"{u}|{key}".encode()).hexdigest()[:8], 16))
+            x = rng.normal(size=n_features)
+            x[:3] += signal * a
+            x[3:6] += signal * v
+            rows.append(x)
+        return pd.DataFrame(np.asarray(rows, dtype=np.float32), index=manifest.utt_id.to_numpy())
+
+    return extract
+
+
+NOISE = {"types": ["cafeteria", "street"], "snrs": [10.0, 0.0], "per_utterance": 1, "seed": 0, "bank": "synthetic",
+         "root": None}
+
+
+def test_noisy_design_full_balanced_and_seeded():
+    from serlib.models.edrl_mea import noisy_design
+
+    m = _manifest()
+    full = noisy_design(m, ["a", "b"], [10, 0])
+    assert len(full) == 4 * len(m) and (full.groupby("utt_id").size() == 4).all()
+    one = noisy_design(m, ["a", "b", "c"], [20, 10, 0], per_utterance=1, seed=0)
+    assert len(one) == len(m) and one.utt_id.is_unique            # each utterance once
+    counts = one.merge(m[["utt_id", "speaker"]]).groupby(["speaker", "noise_type", "snr"]).size()
+    per_speaker = counts.groupby("speaker").agg(["min", "max"])
+    assert (per_speaker["max"] - per_speaker["min"] <= 1).all()     # every speaker spread evenly over 9 conditions
+    two = noisy_design(m, ["a", "b", "c"], [20, 10, 0], per_utterance=2, seed=0)
+    assert (two.groupby("utt_id").size() == 2).all() and not two.duplicated().any()
+    again = noisy_design(m, ["a", "b", "c"], [20, 10, 0], per_utterance=1, seed=0)
+    other = noisy_design(m, ["a", "b", "c"], [20, 10, 0], per_utterance=1, seed=1)
+    assert one.equals(again) and not one.equals(other)
+    with pytest.raises(ValueError, match="per_utterance"):
+        noisy_design(m, ["a"], [0, 5], per_utterance=0)
+    with pytest.raises(ValueError, match="no noise conditions"):
+        noisy_design(m, [], [0])
+
+
+def test_runs_pair_one_seed_per_fold_and_every_seed_on_one_holdout():
+    from types import SimpleNamespace
+
+    from serlib.models.edrl_mea import runs
+
+    a, b = SimpleNamespace(name="a"), SimpleNamespace(name="b")
+    assert runs([0, 1, 2], [a]) == [(0, a), (1, a), (2, a)]
+    assert runs([3, 4], [a, b]) == [(3, a), (4, b)]
+    with pytest.raises(ValueError, match="-p seeds \\[0, 1\\]"):
+        runs([0, 1, 2], [a, b])
+
+
+def test_tasks_declare_one_fit_per_system_attribute_and_run():
+    from serlib import protocols
+    from serlib.models.edrl_mea import TASK, runs, tasks
+
+    m = _manifest()
+    splits = protocols.make(m, "leave_k_speakers_out", seed=0)
+    grid = tasks(m, runs([0, 1, 2], splits), noise=NOISE, grid="smoke", edrl={"epochs": 3})
+    assert len(grid) == 2 * 2 * 3 and all(t.fn == TASK for t in grid)
+    t = grid[0]
+    assert (t.config["method"], t.config["attribute"], t.config["seed"], t.config["fold"]) == \
+        ("Baseline", "arousal", 0, splits[0].name)
+    assert t.config["split"]["test"] == m.utt_id.iloc[splits[0].test].tolist()
+    assert t.config["edrl"] == {} and grid[-1].config["edrl"] == {"epochs": 3}   # EDRL settings: EDRL-MEA only
+    with pytest.raises(ValueError, match="unknown system"):
+        tasks(m, runs([0], splits[:1]), noise=NOISE, grid="smoke", systems=["SVM"])
+
+
+def test_run_task_predicts_every_test_item_and_reruns_identically(tmp_data, monkeypatch):
+    import pandas as pd
+
+    from serlib import experiment, features, protocols
+    from serlib.models import edrl_mea
+
+    monkeypatch.setattr(features, "extract", _fake_extract())
+    m = _manifest(8, 12)
+    x = pd.concat([_manifest(2, 8, corpus="emodb", prefix="e"), _manifest(2, 8, corpus="ravdess", prefix="r")],
+                  ignore_index=True)                                 # a combined cross-corpus set
+    split = protocols.speaker_holdout(m, seed=0)
+    grid = edrl_mea.tasks(m, edrl_mea.runs([0], [split]), attributes=["arousal"], noise=NOISE, grid="smoke",
+                          edrl={"epochs": 3, "n_components": 4, "batch_size": 16})
+    exp = experiment.Experiment("01_test", manifest={"main": m, "xcorpus": x}, workers=1, progress=False)
+    outs = exp.run(grid)
+    test_ids = set(m.utt_id.iloc[split.test])
+    for out in outs:
+        p = out.predictions
+        intra, cross = p[p.table == "1"], p[p.table == "2"]
+        assert set(intra.utt_id) == test_ids and set(cross.utt_id) == set(x.utt_id)
+        assert len(intra) == 2 * len(test_ids) and len(cross) == 2 * len(x)      # clean + one noisy version each
+        assert set(cross.corpus) == {"emodb+ravdess"} and set(intra.corpus) == {"toy"}
+        truth = pd.concat([m, x]).set_index("utt_id").arousal_bin
+        assert (p.y_true.to_numpy() == truth.loc[p.utt_id].to_numpy()).all()
+        clean = intra[intra.test_condition == "clean"]
+        floor = 0.9 if out.config["method"] == "Baseline" else 0.7      # chance: 0.5
+        assert (clean.y_true == clean.y_pred).mean() > floor           # the labels' signal is learned
+        assert out.meta["n_train"] == 2 * min(np.bincount(m.arousal_bin.iloc[split.train]))  # undersampled
+    em = outs[1]
+    assert em.config["method"] == "EDRL-MEA" and em.meta["epochs_run"] == len(em.history) <= 3
+    assert em.extra["xprime"].shape == em.extra["x_std"].shape == (len(em.predictions), 10)
+    again = experiment.Experiment("01_test", manifest={"main": m, "xcorpus": x}, workers=1, progress=False).run(grid)
+    assert all(o.cached for o in again)
+    for a, b in zip(outs, again):
+        pd.testing.assert_frame_equal(a.predictions, b.predictions)
+
+
+def test_run_task_negative_control_features_without_signal_score_chance(tmp_data, monkeypatch):
+    from serlib import experiment, features, protocols
+    from serlib.models import edrl_mea
+
+    monkeypatch.setattr(features, "extract", _fake_extract(signal=0.0))   # features say nothing about the labels
+    m = _manifest(8, 16)
+    split = protocols.speaker_holdout(m, seed=0)
+    run = edrl_mea.runs([0], [split])
+    grid = edrl_mea.tasks(m, run, attributes=["arousal"], noise=NOISE, grid="smoke", systems=["Baseline"])
+    x = _manifest(4, 16, corpus="x", prefix="x")
+    exp = experiment.Experiment("01_test", manifest={"main": m, "xcorpus": x}, workers=1, progress=False)
+    p = exp.run(grid)[0].predictions
+    cross = p[(p.table == "2") & (p.test_condition == "clean")]        # nothing to learn: no label leaks in
+    assert abs((cross.y_true == cross.y_pred).mean() - 0.5) < 0.2
+
+
+def test_extract_features_fills_every_item_the_tasks_read(tmp_data, monkeypatch):
+    from serlib import features
+    from serlib.models import edrl_mea
+
+    calls = []
+    monkeypatch.setattr(features, "extract", _fake_extract(calls))
+    m, x = _manifest(), _manifest(2, 8, corpus="x", prefix="x")
+    test_ids = m.utt_id.iloc[:20].tolist()
+    counts = edrl_mea.extract_features(m, x, test_ids, NOISE, n_jobs=1, progress=False)
+    assert counts == {"clean (all utterances)": len(m), "test items": 40, "cross-corpus items": 2 * len(x)}
+    noisy = [c for c in calls if c[0] != "clean"]
+    assert {k for k, _ in noisy} <= {edrl_mea._condition(NOISE, t, s).key for t in NOISE["types"] for s in NOISE["snrs"]}
+    assert sum(n for _, n in noisy) == 20 + len(x)                       # one noisy version per test utterance
+
+
+def test_noise_bank_loads_an_esc10_folder_asked_for_as_esc50_and_nothing_else(tmp_path):
+    from serlib.models.edrl_mea import noise_bank
+
+    esc10 = tmp_path / "esc10"
+    (esc10 / "001 - Dog").mkdir(parents=True)
+    name, why = noise_bank("esc50", esc10)
+    assert name == "esc10" and "ESC-10" in why and str(esc10) in why
+    assert noise_bank("esc10", esc10) == ("esc10", "")          # given right: unchanged
+    assert noise_bank("musan", esc10) == ("musan", "")          # other mismatches: load_noise refuses them
+    assert noise_bank(None, None) == ("synthetic", "")
+    (tmp_path / "other" / "x").mkdir(parents=True)                # no known layout: left to load_noise
+    assert noise_bank("esc50", tmp_path / "other") == ("esc50", "")
+
+
+def test_dry_run_tests_every_noisy_condition_on_a_few_utterances(tmp_data, monkeypatch):
+    from serlib import features, profiles
+    from serlib.models import edrl_mea
+
+    monkeypatch.setattr(features, "extract", _fake_extract())
+    m = _manifest()
+    noise = {**NOISE, "per_utterance": None}                           # the paper's design: 2 types x 2 SNRs
+    design = edrl_mea.noisy_design(m, noise["types"], noise["snrs"])
+    monkeypatch.setenv(profiles.DRY_ENV, "0")
+    full, _ = edrl_mea.test_items(m, design, noise)
+    assert (full.test_condition == "noisy").sum() == 4 * len(m)
+    monkeypatch.setenv(profiles.DRY_ENV, "1")
+    dry, X = edrl_mea.test_items(m, design, noise)
+    cap = edrl_mea.DRY_ITEMS_PER_CONDITION
+    noisy = dry[dry.test_condition == "noisy"]
+    assert len(X) == len(dry) and (dry.test_condition == "clean").sum() == len(m)   # clean keeps every utterance
+    assert (noisy.groupby(["noise_type", "snr"]).size() == cap).all() and noisy.groupby(["noise_type", "snr"]).ngroups == 4
+    assert noisy.utt_id.nunique() == 4 * cap                          # rotated: no utterance tested twice here

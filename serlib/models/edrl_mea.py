@@ -52,8 +52,8 @@ Choices where the paper is vague (the notebook narrates them):
    shared latent layer is updated by every block's batches, a block's own layers only by its
    class. One Adam optimiser holds all parameters; a block's parameters get no gradient (and
    no Adam update) while another block trains. The validation loss monitored for early
-   stopping is the mean over classes of each block's loss on its class's validation samples.
-   Unlike Keras' ``EarlyStopping`` default we restore the best-epoch weights (the shared loop
+   stopping is the mean over classes of each block's loss on its class's validation samples
+   (a class without validation samples is left out, with a warning). Unlike Keras' ``EarlyStopping`` default we restore the best-epoch weights (the shared loop
    :func:`serlib.training.fit` always does). Epochs, patience, batch size and learning rate
    are not given: defaults 100 / 10 / 32 (Keras' default) / 1e-3 (Keras' Adam default), no LR
    halving (Keras' EarlyStopping alone does not halve the LR).
@@ -64,16 +64,29 @@ Choices where the paper is vague (the notebook narrates them):
    chosen on validation data by the notebook if desired.
 7. **Class order.** Block ``c`` belongs to ``classes_[c]``, the sorted unique training labels.
    Any number of classes works (binary A/V in paper 1, four categories on the leaderboard).
+
+The notebook's grid of fits (experiment engine, :mod:`serlib.experiment`):
+
+- :func:`runs` pairs the seeds with the protocol's splits (one holdout: every seed on it;
+  several speaker folds: one seed per fold), :func:`tasks` declares one task per system x
+  attribute x run, and :func:`run_task` is the task function: undersample the training rows,
+  fit the system (Baseline: the forest grid on eGeMAPS; EDRL-MEA: EDRL + MEA, then the same
+  grid on ``X'``) and predict every test item, one row per utterance and test condition.
+- :func:`noisy_design` says which noisy versions of each test utterance are tested (every
+  noise type x SNR, the paper's design, or ``per_utterance`` of them, balanced), and
+  :func:`test_items` / :func:`extract_features` compute their eGeMAPS through the feature cache
+  (the notebook fills the cache before the engine runs; a task only reads it).
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -91,6 +104,13 @@ __all__ = [
     "SYSTEMS",
     "Systems",
     "fit_systems",
+    "balanced_rows",
+    "noisy_design",
+    "test_items",
+    "extract_features",
+    "runs",
+    "tasks",
+    "run_task",
     "cosine_loss",
     "edrl_train_step",
     "kl_softmax",
@@ -286,9 +306,13 @@ class EDRL(nn.Module):
                 "build EDRL(n_features, n_classes=len(np.unique(y)))"
             )
         missing = set(classes.tolist()) - set(np.unique(y_val).tolist())
-        if missing:
-            raise ValueError(f"y_val has no samples of class(es) {sorted(missing)}; the validation loss of those "
-                             "blocks would be undefined (use a stratified validation split)")
+        if len(missing) == len(classes):
+            raise ValueError(f"y_val has none of the classes {list(classes)} (it holds {list(np.unique(y_val))[:10]}); "
+                             "early stopping needs validation samples of at least one class")
+        if missing:  # e.g. one validation speaker with a single class in a tiny corpus
+            warnings.warn(f"y_val has no samples of class(es) {sorted(missing)}: early stopping monitors the "
+                          "validation loss of the other block(s) only (a validation split with every class avoids "
+                          "this)", stacklevel=2)
         self.classes_ = classes
         batches = BlockBatches(X, y, classes=classes, batch_size=batch_size)
         return training.fit(
@@ -536,16 +560,252 @@ def fit_systems(
     y_train = _check_y(y_train, len(X_train), "y_train")
     y_val = _check_y(y_val, len(X_val), "y_val")
     if undersample:
-        from imblearn.under_sampling import RandomUnderSampler
-
-        idx, _ = RandomUnderSampler(random_state=seed).fit_resample(np.arange(len(X_train)).reshape(-1, 1), y_train)
-        idx = np.sort(idx.ravel())
+        idx = balanced_rows(y_train, seed)
         X_train, y_train = X_train[idx], y_train[idx]
     baseline = forest.fit_grid(X_train, y_train, X_val, y_val, grid=grid, seed=seed, n_jobs=n_jobs)
     em = EDRLMEA(seed=seed, **edrl_kwargs).fit(X_train, y_train, X_val, y_val)
     rf = forest.fit_grid(em.transform(X_train), y_train, em.transform(X_val), y_val, grid=grid, seed=seed,
                          n_jobs=n_jobs)
     return Systems(baseline=baseline, edrl_mea=em, forest=rf, n_train=len(X_train))
+
+
+def balanced_rows(y: Sequence, seed: int = 0) -> np.ndarray:
+    """Row indices (sorted) that balance the classes of ``y`` by dropping majority-class rows:
+    imbalanced-learn's ``RandomUnderSampler(random_state=seed)``, as the paper does on its
+    training rows (never on validation or test rows)."""
+    from imblearn.under_sampling import RandomUnderSampler
+
+    y = np.asarray(y)
+    idx, _ = RandomUnderSampler(random_state=seed).fit_resample(np.arange(len(y)).reshape(-1, 1), y)
+    return np.sort(idx.ravel())
+
+
+# --------------------------------------------------------------------------- the notebook's grid of fits
+TASK = "serlib.models.edrl_mea:run_task"
+"""The task function of notebook 01 (:mod:`serlib.experiment`)."""
+
+DRY_ITEMS_PER_CONDITION = 4
+"""Dry runs: utterances tested per noisy condition and test set (:func:`test_items`)."""
+
+ITEM_COLUMNS = ("utt_id", "table", "corpus", "test_condition", "noise_type", "snr")
+"""The columns naming one test item in :func:`run_task`'s predictions (besides the task's config)."""
+
+
+def noisy_design(m: pd.DataFrame, noise_types: Sequence[str], snrs: Sequence[float], *,
+                 per_utterance: int | None = None, seed: int = 0) -> pd.DataFrame:
+    """Which noisy versions of the utterances of ``m`` are tested: rows ``utt_id, noise_type, snr``.
+
+    ``per_utterance=None`` (or at least the number of noise type x SNR conditions): every
+    utterance under every condition, the paper's design. ``per_utterance=k``: each utterance
+    under ``k`` different conditions, dealt so that every condition gets the same share of
+    the utterances of every speaker and emotion (utterances sorted by speaker and emotion, in a
+    random order inside each, then dealt the conditions in turn, in a random order of the
+    conditions; both orders drawn from ``seed``). The design depends on the whole manifest, so
+    compute it on the whole corpus and pick the test rows of a split from it.
+    """
+    combos = [(str(t), float(s)) for t in noise_types for s in snrs]
+    if not combos:
+        raise ValueError(f"noisy_design: no noise conditions (noise_types={list(noise_types)}, snrs={list(snrs)})")
+    ids = m["utt_id"].astype(str).to_numpy()
+    if per_utterance is None or int(per_utterance) >= len(combos):
+        rows = [(u, t, s) for u in ids for t, s in combos]
+    else:
+        k = int(per_utterance)
+        if k < 1:
+            raise ValueError(f"noisy_design: per_utterance must be >= 1 or None (every condition), got {per_utterance}")
+        rng = np.random.default_rng([int(seed), 1])
+        strata = pd.DataFrame({"speaker": m["speaker"].astype(str).to_numpy(),
+                               "emotion": m["emotion"].astype(str).to_numpy(), "tie": rng.permutation(len(m))})
+        order = np.lexsort((strata["tie"], strata["emotion"], strata["speaker"]))
+        deal = rng.permutation(len(combos))
+        rows = [(ids[pos], *combos[deal[(j * k + i) % len(combos)]]) for j, pos in enumerate(order) for i in range(k)]
+    return pd.DataFrame(rows, columns=["utt_id", "noise_type", "snr"])
+
+
+def _corpus_name(m: pd.DataFrame) -> str:
+    """The corpus of a manifest as one name (``emodb+ravdess`` for a combined set)."""
+    names = sorted({str(c) for c in m["corpus"].dropna().unique()}) if "corpus" in m.columns else []
+    return "+".join(names) or "unknown"
+
+
+def noise_bank(name: str | None, root: Any = None) -> tuple[str, str]:
+    """The noise bank to load for the knobs ``noise`` / ``noise_root``, and a sentence saying why
+    (empty when ``name`` is used as given). ESC-10 is ESC-50's 10-class subset, also released on its
+    own in another layout (``NNN - Class/*.ogg``): a folder in that layout asked for as ``esc50``
+    is loaded as ``esc10`` instead of refused. Any other mismatch is left to
+    :func:`serlib.noise.load_noise`, which refuses it naming the layouts."""
+    from serlib.noise import NoiseLayoutError, detect_layout
+
+    name = name or "synthetic"
+    if name != "esc50" or root is None:
+        return name, ""
+    try:
+        layout = detect_layout(root)
+    except NoiseLayoutError:
+        return name, ""
+    if layout != "esc10":
+        return name, ""
+    return "esc10", f"{root} is the ESC-10 release (ESC-50's 10-class subset): loaded as the 'esc10' bank"
+
+
+def _condition(noise: Mapping[str, Any], noise_type: str, snr: float):
+    from serlib.noise import Condition
+
+    return Condition(noise_type, snr, seed=int(noise.get("seed", 0)), bank=noise.get("bank") or "synthetic",
+                     root=noise.get("root"), part="test")
+
+
+def test_items(frame: pd.DataFrame, design: pd.DataFrame, noise: Mapping[str, Any], *, n_jobs: int | None = 1,
+               progress: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
+    """eGeMAPS of every test item of ``frame``: each utterance clean, then the noisy versions
+    ``design`` names for it (:func:`noisy_design`), condition by condition.
+
+    ``noise``: ``types``, ``snrs`` (their order is the order of the items), ``seed``, ``bank``,
+    ``root`` of the test noise (:class:`serlib.noise.Condition` with ``part="test"``: sources
+    that no training condition uses). Returns the items (the columns of ``frame`` plus
+    ``test_condition``, ``noise_type``, ``snr``) and their features (n_items, 88), row-aligned.
+    In a dry run (:func:`serlib.profiles.is_dry`) every noisy condition keeps at most
+    :data:`DRY_ITEMS_PER_CONDITION` of its utterances (each condition still runs; the clean test
+    keeps them all): the paper's design tests every utterance under all 25 conditions, which
+    would make a dry run's feature extraction its slowest part.
+    """
+    from serlib import features
+
+    frame = frame.reset_index(drop=True)
+    by_id = frame.set_index(frame["utt_id"].astype(str))
+    parts = [(None, frame.assign(test_condition="clean", noise_type=None, snr=np.nan))]
+    mine = design[design["utt_id"].astype(str).isin(by_id.index)]
+    cap = DRY_ITEMS_PER_CONDITION if profiles.is_dry() else None
+    for c, (t, s) in enumerate((t, s) for t in noise["types"] for s in noise["snrs"]):
+        ids = mine.loc[(mine["noise_type"] == str(t)) & (mine["snr"] == float(s)), "utt_id"].astype(str)
+        if cap is not None and len(ids) > cap:  # dry run: rotate through the utterances, condition by condition
+            ids = ids.iloc[[(c * cap + i) % len(ids) for i in range(cap)]]
+        if len(ids):
+            sub = by_id.loc[ids.to_numpy()].reset_index(drop=True)
+            parts.append((_condition(noise, str(t), float(s)),
+                          sub.assign(test_condition="noisy", noise_type=str(t), snr=float(s))))
+    Xs = [features.extract(sub, "egemaps", cond, n_jobs=n_jobs, progress=progress).to_numpy() for cond, sub in parts]
+    return pd.concat([sub for _, sub in parts], ignore_index=True), np.concatenate(Xs)
+
+
+def extract_features(m: pd.DataFrame, x: pd.DataFrame, test_ids: Sequence[str], noise: Mapping[str, Any], *,
+                     n_jobs: int | None = None, progress: bool = True) -> dict[str, int]:
+    """Fill the feature cache with everything :func:`run_task` reads: clean eGeMAPS of every
+    utterance of ``m`` (training, validation and test rows of every run), the test items of the
+    utterances ``test_ids`` of ``m`` and of every utterance of the cross-corpus set ``x``.
+    Returns the number of items per part (for the notebook to print)."""
+    from serlib import features
+
+    features.extract(m, "egemaps", None, n_jobs=n_jobs, progress=progress)
+    noise = dict(noise)
+    spec = (noise["types"], noise["snrs"])
+    counts = {"clean (all utterances)": len(m)}
+    for name, whole, ids in (("test items", m, set(map(str, test_ids))), ("cross-corpus items", x, None)):
+        design = noisy_design(whole, *spec, per_utterance=noise.get("per_utterance"), seed=int(noise.get("seed", 0)))
+        frame = whole if ids is None else whole[whole["utt_id"].astype(str).isin(ids)]
+        counts[name] = len(test_items(frame, design, noise, n_jobs=n_jobs, progress=progress)[0])
+    return counts
+
+
+def runs(seeds: Sequence[int], splits: Sequence[Any]) -> list[tuple[int, Any]]:
+    """The runs ``(seed, split)``: with one split (the paper's holdout) every seed on it; with
+    several splits (speaker folds) split ``i`` with ``seeds[i]``, so that the runs differ in their
+    test speakers and in their training randomness alike. Several splits need as many seeds."""
+    seeds, splits = list(seeds), list(splits)
+    if not seeds or not splits:
+        raise ValueError(f"runs: need at least one seed and one split, got {len(seeds)} seeds, {len(splits)} splits")
+    if len(splits) == 1:
+        return [(int(s), splits[0]) for s in seeds]
+    if len(seeds) != len(splits):
+        raise ValueError(f"runs: {len(splits)} folds take one seed each, but {len(seeds)} seeds were given "
+                         f"({seeds}); set -p seeds {list(range(len(splits)))} or -p folds {len(seeds)}")
+    return [(int(s), sp) for s, sp in zip(seeds, splits)]
+
+
+def tasks(m: pd.DataFrame, run_list: Sequence[tuple[int, Any]], *, attributes: Sequence[str] = ("arousal", "valence"),
+          noise: Mapping[str, Any], grid: str | dict, edrl: Mapping[str, Any] | None = None,
+          systems: Sequence[str] = SYSTEMS) -> list:
+    """One :class:`serlib.experiment.Task` per system x attribute x run (:func:`runs`), in that
+    order. The split travels as utterance ids (``train``, ``val``, ``test`` of manifest ``m``),
+    so a task's key changes whenever its rows do; ``edrl`` holds :class:`EDRLMEA` keyword
+    arguments (epochs, batch_size, patience, ...); ``noise`` is :func:`test_items`'s."""
+    from serlib.experiment import Task
+
+    unknown = [s for s in systems if s not in SYSTEMS]
+    if unknown:
+        raise ValueError(f"tasks: unknown system(s) {unknown}; paper 1's systems are {list(SYSTEMS)}")
+    ids = m["utt_id"].astype(str).to_numpy()
+    out = []
+    for system in systems:
+        for att in attributes:
+            for seed, split in run_list:
+                parts = {p: ids[getattr(split, p)].tolist() for p in ("train", "val", "test")}
+                cfg = {"method": system, "attribute": att, "seed": int(seed), "fold": split.name, "split": parts,
+                       "noise": dict(noise), "grid": grid, "edrl": dict(edrl or {}) if system == "EDRL-MEA" else {}}
+                out.append(Task(TASK, cfg))
+    return out
+
+
+def run_task(config: dict, ctx: Any) -> Any:
+    """Fit one of paper 1's systems on one run and predict every test item (a task function).
+
+    ``config``: ``method`` (``Baseline`` | ``EDRL-MEA``), ``attribute`` (``arousal`` |
+    ``valence``: the manifests' ``<attribute>_bin`` labels), ``seed``, ``fold``, ``split``
+    (utterance ids of ``train``/``val``/``test`` in manifest ``main``), ``noise`` (see
+    :func:`test_items`), ``grid`` (:func:`serlib.models.forest.fit_grid`), ``edrl``
+    (:class:`EDRLMEA` keyword arguments). ``ctx.manifests``: ``main`` (the training corpus) and
+    ``xcorpus`` (the cross-corpus test set). Steps: undersample the training rows
+    (:func:`balanced_rows`), fit the system (the forest grid selected on validation macro F1),
+    then predict the test items of the split (table ``"1"``) and of the cross-corpus set
+    (table ``"2"``). Returns predictions (one row per item: :data:`ITEM_COLUMNS`, ``y_true``,
+    ``y_pred``, ``p_pos`` = P(class 1)), the EDRL history, meta (selected forest, rows, epochs)
+    and, for EDRL-MEA, extra arrays ``x_std`` (standardised eGeMAPS) and ``xprime`` (``X'``) of
+    every predicted item, in the predictions' order.
+    """
+    from serlib import features
+    from serlib.models import forest
+
+    method, att, seed = config["method"], config["attribute"], int(config["seed"])
+    if method not in SYSTEMS:
+        raise ValueError(f"run_task: unknown method {method!r}; choose one of {list(SYSTEMS)}")
+    ycol = f"{att}_bin"
+    m, x = ctx.manifests["main"], ctx.manifests["xcorpus"]
+    by_id = m.set_index(m["utt_id"].astype(str))
+    part = {p: by_id.loc[config["split"][p]].reset_index(drop=True) for p in ("train", "val", "test")}
+    X = {p: features.extract(part[p], "egemaps", None, n_jobs=1, progress=False).to_numpy() for p in ("train", "val")}
+    y = {p: part[p][ycol].to_numpy() for p in ("train", "val")}
+    keep = balanced_rows(y["train"], seed)
+    X["train"], y["train"] = X["train"][keep], y["train"][keep]
+    meta: dict[str, Any] = {"n_train": int(len(keep)), "n_train_before_undersampling": int(len(part["train"]))}
+    history, embed = None, None
+    if method == "EDRL-MEA":
+        em = EDRLMEA(seed=seed, **config.get("edrl", {})).fit(X["train"], y["train"], X["val"], y["val"])
+        embed, history = em.transform, em.history_
+        meta.update(best_epoch=int(em.fit_result_.best_epoch), epochs_run=int(len(em.history_)),
+                    epochs_max=int(em.epochs))
+    f = embed or (lambda a: a)
+    grid = forest.fit_grid(f(X["train"]), y["train"], f(X["val"]), y["val"], grid=config["grid"], seed=seed, n_jobs=1)
+    meta.update(forest=grid.params, val_macro_f1=float(grid.table["val_score"].max()))
+    noise = config["noise"]
+    frames, Xs = [], []
+    for table, whole, frame in (("1", m, part["test"]), ("2", x, x)):
+        design = noisy_design(whole, noise["types"], noise["snrs"], per_utterance=noise.get("per_utterance"),
+                              seed=int(noise.get("seed", 0)))
+        items, Xi = test_items(frame, design, noise)
+        frames.append(items.assign(table=table, corpus=_corpus_name(whole)))
+        Xs.append(Xi)
+    items, Xi = pd.concat(frames, ignore_index=True), np.concatenate(Xs)
+    proba = grid.model.predict_proba(f(Xi))
+    classes = list(grid.model.classes_)
+    preds = items[list(ITEM_COLUMNS)].assign(
+        y_true=items[ycol].to_numpy(), y_pred=np.asarray(classes)[proba.argmax(1)],
+        p_pos=proba[:, classes.index(1)] if 1 in classes else 0.0)
+    extra = {}
+    if method == "EDRL-MEA":
+        extra = {"x_std": em.scaler_.transform(Xi).astype(np.float32), "xprime": embed(Xi).astype(np.float32)}
+    from serlib.experiment import TaskOutput
+
+    return TaskOutput(predictions=preds, history=history, meta=meta, extra=extra)
 
 
 # --------------------------------------------------------------------------- input checks
