@@ -65,6 +65,25 @@ def test_micro_encoder_pools_mel_bands_and_stacks_three_frames():
         J.CompactEncoder(size="huge")
 
 
+def test_length_batches_cover_every_utterance_with_little_padding():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(100, 400, size=203)
+    ev = list(J.LengthBatches(lengths, 8, shuffle=False))
+    assert [i for b in ev for i in b] == np.argsort(lengths, kind="stable").tolist() and len(ev) == 26
+    tr = J.LengthBatches(lengths, 8, shuffle=True, seed=3, pool=4)
+    e1, e2 = list(tr), list(tr)
+    for epoch in (e1, e2):
+        assert sorted(i for b in epoch for i in b) == list(range(203)) and len(epoch) == len(tr) == 26
+    assert e1 != e2                                            # a new order every epoch
+    assert list(J.LengthBatches(lengths, 8, shuffle=True, seed=3, pool=4)) == e1   # reproducible from the seed
+
+    def padding(batches):
+        return sum(max(lengths[b]) * len(b) - lengths[b].sum() for b in batches) / lengths.sum()
+
+    random_batches = [list(b) for b in np.array_split(rng.permutation(203), 26)]
+    assert padding(e1) < 0.5 * padding(random_batches)
+
+
 def test_masked_mean_ignores_padding():
     h = torch.tensor([[[1.0], [3.0], [100.0], [100.0]]])
     assert J._masked_mean(h, torch.tensor([0.5])).item() == pytest.approx(2.0)

@@ -86,7 +86,7 @@ from serlib.corpora.schema import EMOTIONS_4
 __all__ = [
     "KINDS", "ALPHA", "SPEED_FACTORS", "ALPHABET", "EMOTIONS", "TranscriptError", "Then",
     "normalize_text", "char_encoder", "character_error_rate", "greedy_decode", "TextEncoder", "StaticEmbedding", "STATIC", "MINILM", "load_text_encoder",
-    "CompactEncoder", "Wav2Vec2Encoder", "ResidualFF", "JointASRSER", "joint_loss", "Trained",
+    "CompactEncoder", "Wav2Vec2Encoder", "LengthBatches", "ResidualFF", "JointASRSER", "joint_loss", "Trained",
     "fit", "predict", "score", "relative_improvement", "with_transcripts", "TRANSCRIBED", "SIZES",
     "noise_config", "conditions", "split_config", "fold_frames", "tasks", "run_task", "prepare_features",
     "predictions", "fit_table", "run_scores", "pooled_scores", "ledger_predictions", "table1", "relative_change",
@@ -642,8 +642,45 @@ def _run(model: JointASRSER, loader, parts, device, *, loss_fn=None
             total / n if n else None)
 
 
-def _loader(ds: Dataset, batch_size: int) -> torch.utils.data.DataLoader:
-    return torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=_collate)
+class LengthBatches(torch.utils.data.Sampler):
+    """Batches of utterances of similar length (as SpeechBrain's recipes sort by duration), so that little
+    of each batch is padding: the bidirectional LSTM runs over the padded frames too, so padding costs
+    time and, read backwards, feeds zeros into the real frames.
+
+    Evaluation (``shuffle=False``): the utterances sorted by length, cut into batches. Training: every
+    epoch a new random order (from ``seed`` and the epoch), cut into pools of ``pool`` batches, each pool
+    sorted by length and cut into batches, and the batch order shuffled.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, *, shuffle: bool, seed: int = 0, pool: int = 32):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.lengths, self.batch_size = np.asarray(lengths), int(batch_size)
+        self.shuffle, self.seed, self.pool, self.epoch = shuffle, int(seed), int(pool), 0
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.lengths) / self.batch_size)
+
+    def _cut(self, order: np.ndarray) -> list[list[int]]:
+        return [order[i: i + self.batch_size].tolist() for i in range(0, len(order), self.batch_size)]
+
+    def __iter__(self):
+        if not self.shuffle:
+            yield from self._cut(np.argsort(self.lengths, kind="stable"))
+            return
+        rng = np.random.default_rng([self.seed, self.epoch])
+        self.epoch += 1
+        perm, step, batches = rng.permutation(len(self.lengths)), self.batch_size * self.pool, []
+        for start in range(0, len(perm), step):
+            part = perm[start: start + step]
+            batches += self._cut(part[np.argsort(self.lengths[part], kind="stable")])
+        yield from (batches[i] for i in rng.permutation(len(batches)))
+
+
+def _loader(ds: "_Utterances", batch_size: int, *, shuffle: bool = False, seed: int = 0) -> torch.utils.data.DataLoader:
+    lengths = [len(x) for x in ds.versions[0]]
+    return torch.utils.data.DataLoader(ds, batch_sampler=LengthBatches(lengths, batch_size, shuffle=shuffle, seed=seed),
+                                       collate_fn=_collate)
 
 
 def _dataset(frame, versions, chars_enc, kind) -> _Utterances:
@@ -721,10 +758,10 @@ def fit(kind: str, train_frame: pd.DataFrame, val_frame: pd.DataFrame, *, condit
         log_probs, _, logits = _forward(parts, m, batch, device)
         return _loss(m, batch, log_probs, logits, chars, alpha)
 
-    res = training.fit(model, train_ds, None, val_metric=val_score, mode="max" if kind == "ser" else "min",
+    batches = _loader(train_ds, batch_size, shuffle=True, seed=seed)  # length-sorted random batches
+    res = training.fit(model, batches, None, val_metric=val_score, mode="max" if kind == "ser" else "min",
                        epochs=epochs, lr=lr, batch_size=batch_size, patience=patience, lr_patience=3,
-                       grad_clip=5.0, collate_fn=_collate, device=dev, seed=seed, amp=False, progress=progress,
-                       train_step=train_step)
+                       grad_clip=5.0, device=dev, seed=seed, amp=False, progress=progress, train_step=train_step)
     history = pd.concat([res.history.reset_index(drop=True), pd.DataFrame(seen[: len(res.history)])], axis=1)
     cfg = dict(kind=kind, condition=getattr(condition, "key", "clean"), epochs=epochs, seed=seed, lr=lr,
                batch_size=batch_size, encoder=str(encoder) if encoder else f"compact-{encoder_size}",
