@@ -79,7 +79,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from serlib import metrics as _metrics
-from serlib import training
+from serlib import profiles, training
 from serlib.augment import SpeedPerturbation
 from serlib.corpora.schema import EMOTIONS_4
 
@@ -88,7 +88,7 @@ __all__ = [
     "normalize_text", "char_encoder", "character_error_rate", "greedy_decode", "TextEncoder", "StaticEmbedding", "STATIC", "MINILM", "load_text_encoder",
     "CompactEncoder", "Wav2Vec2Encoder", "LengthBatches", "ResidualFF", "JointASRSER", "joint_loss", "Trained",
     "fit", "predict", "score", "relative_improvement", "with_transcripts", "TRANSCRIBED", "SIZES",
-    "noise_config", "conditions", "split_config", "fold_frames", "tasks", "run_task", "prepare_features",
+    "run_fold", "noise_config", "conditions", "split_config", "fold_frames", "tasks", "run_task", "prepare_features",
     "predictions", "fit_table", "run_scores", "pooled_scores", "ledger_predictions", "table1", "relative_change",
     "scenario_label", "train_conditions", "scenarios",
 ]
@@ -871,6 +871,73 @@ def scenarios(*, noise: str = "synthetic", noise_root: str | None = None,
             out.append(dict(test_condition="noisy", noise_type=t, snr=float(snr),
                             condition=Condition(t, float(snr), seed=seed, bank=noise, root=noise_root, part="test")))
     return out
+
+
+CACHE_VERSION = "1"
+"""Version of :func:`run_fold`'s own cache keys."""
+
+
+def _cache_path(parts: dict) -> Path:
+    import hashlib
+    import json
+
+    from serlib.paths import data_dir
+
+    digest = hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return data_dir("models", "joint_asr_ser") / f"{parts['kind']}-{parts['train']}-{digest}.csv"
+
+
+def run_fold(frames: dict[str, pd.DataFrame], *, fold: str, seed: int, kinds: Sequence[str] = KINDS,
+             train: dict[str, Any] | None = None, tests: list[dict] | None = None, cache: bool = True,
+             progress: bool = True, **fit_kw: Any) -> pd.DataFrame:
+    """Train every model type on every training set of one fold and predict every test scenario, without
+    the engine (the notebook uses :func:`tasks` / :func:`run_task`; this serial form stays for scripts).
+
+    ``frames``: ``{"train", "val", "test"}`` manifests (``Split.frames``); ``train``: name -> training
+    condition (:func:`train_conditions`); ``tests``: :func:`scenarios`; ``fit_kw`` go to :func:`fit`.
+    Returns the predictions (one row per utterance x model x scenario) with ``fold, seed, kind, method,
+    train_condition, test_condition, noise_type, snr``, and the fit's ``best_epoch``, ``fit_seconds``
+    and ``seconds_per_epoch``. With ``cache`` each (model, training set) is stored atomically under
+    ``data/models/joint_asr_ser/`` keyed by everything that changes it, so a rerun resumes.
+    """
+    from serlib.audio import atomic_write
+
+    train = train_conditions() if train is None else train
+    tests = scenarios() if tests is None else tests
+    out = []
+    for train_name, cond in train.items():
+        for kind in kinds:
+            parts = dict(v=CACHE_VERSION, fold=fold, seed=seed, kind=kind, train=train_name,
+                         train_key=getattr(cond, "key", "clean"),
+                         tests=[getattr(t["condition"], "key", "clean") for t in tests],
+                         utts={k: list(map(str, v["utt_id"])) for k, v in frames.items()},
+                         fit={k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(fit_kw.items())},
+                         **({"dry": True} if profiles.is_dry() else {}))  # a dry fit is never reused by a real run
+            path = _cache_path(parts)
+            if cache and path.is_file():
+                df = pd.read_csv(path, keep_default_na=False, na_values=[""])
+                if "hypothesis" in df:  # an empty hypothesis is a valid output, not a missing value
+                    df["hypothesis"] = df["hypothesis"].astype(object).where(df["hypothesis"].notna(), "")
+                out.append(df)
+                continue
+            trained = fit(kind, frames["train"], frames["val"], condition=cond, seed=seed, progress=progress,
+                          **fit_kw)
+            preds = []
+            for t in tests:
+                p = predict(trained, frames["test"], t["condition"])
+                preds.append(p.assign(test_condition=t["test_condition"], noise_type=t["noise_type"], snr=t["snr"]))
+            df = pd.concat(preds, ignore_index=True).assign(
+                fold=fold, seed=seed, kind=kind, method=METHOD[kind], train_condition=train_name,
+                best_epoch=trained.best_epoch, fit_seconds=round(trained.seconds, 2),
+                seconds_per_epoch=round(trained.seconds_per_epoch, 2))
+            if cache:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(path, lambda tmp, df=df: df.to_csv(tmp, index=False))
+            out.append(df)
+    return pd.concat(out, ignore_index=True)
+
+
+_SCENARIO = ["seed", "kind", "method", "train_condition", "test_condition", "noise_type", "snr"]
 
 
 def noise_config(*, noise: str = "synthetic", noise_root: str | None = None,
