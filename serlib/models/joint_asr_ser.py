@@ -88,7 +88,7 @@ __all__ = [
     "normalize_text", "char_encoder", "character_error_rate", "greedy_decode", "TextEncoder", "StaticEmbedding", "STATIC", "MINILM", "load_text_encoder",
     "CompactEncoder", "Wav2Vec2Encoder", "LengthBatches", "ResidualFF", "JointASRSER", "joint_loss", "Trained",
     "fit", "predict", "score", "relative_improvement", "with_transcripts", "TRANSCRIBED", "SIZES",
-    "run_fold", "noise_config", "conditions", "split_config", "fold_frames", "tasks", "run_task", "prepare_features",
+    "run_fold", "noise_bank", "noise_config", "conditions", "split_config", "fold_frames", "tasks", "run_task", "prepare_features",
     "predictions", "fit_table", "run_scores", "pooled_scores", "ledger_predictions", "table1", "relative_change",
     "scenario_label", "train_conditions", "scenarios",
 ]
@@ -938,6 +938,24 @@ def run_fold(frames: dict[str, pd.DataFrame], *, fold: str, seed: int, kinds: Se
 
 
 _SCENARIO = ["seed", "kind", "method", "train_condition", "test_condition", "noise_type", "snr"]
+
+
+def noise_bank(noise: str | None, noise_root: str | None) -> tuple[str, str]:
+    """``(bank, why)``: the noise bank to read from ``noise_root``. ``noise`` as given, except that a folder
+    in the ESC-10 layout named ``esc50`` is read as ``esc10`` (ESC-10 is ESC-50's ten-class subset,
+    released in its own ``NNN - Class`` folders); ``why`` says which was used (for the notebook to print)."""
+    from serlib.noise.banks import NoiseLayoutError, detect_layout
+
+    bank = noise or "synthetic"
+    if bank != "esc50" or noise_root is None:
+        return bank, f"noise bank {bank}" + (f" at {noise_root}" if noise_root else "")
+    try:
+        layout = detect_layout(noise_root)
+    except NoiseLayoutError:
+        return bank, f"noise bank {bank} at {noise_root}"
+    if layout == "esc10":
+        return "esc10", f"{noise_root} is the ESC-10 release (ESC-50's ten-class subset): read as esc10"
+    return bank, f"noise bank {bank} at {noise_root}"
 
 
 def noise_config(*, noise: str = "synthetic", noise_root: str | None = None,
