@@ -65,6 +65,29 @@ def test_micro_encoder_pools_mel_bands_and_stacks_three_frames():
         J.CompactEncoder(size="huge")
 
 
+def test_dry_run_cuts_every_input_to_dry_seconds(monkeypatch):
+    """A dry run (paper encoder on CPU) feeds the model at most DRY_SECONDS of each utterance; a real run
+    the whole utterance."""
+    from serlib import features, profiles
+
+    seqs = [np.zeros((250, 80), np.float32), np.zeros((60, 80), np.float32)]
+    monkeypatch.setattr(features, "extract", lambda *a, **k: iter(seqs))
+    frame = pd.DataFrame({"utt_id": ["a", "b"], "path": ["a.wav", "b.wav"]})
+    monkeypatch.setenv(profiles.DRY_ENV, "0")
+    assert [len(x) for x in J._inputs(frame, "lmfb", None, 1, False)] == [250, 60]
+    monkeypatch.setenv(profiles.DRY_ENV, "1")
+    assert [len(x) for x in J._inputs(frame, "lmfb", None, 1, False)] == [int(100 * J.DRY_SECONDS), 60]
+
+
+def test_an_esc10_folder_named_esc50_is_read_as_esc10(tmp_path):
+    (tmp_path / "esc10" / "001 - Dog bark").mkdir(parents=True)
+    (tmp_path / "esc10" / "001 - Dog bark" / "1-100032-A.ogg").write_bytes(b"")
+    bank, why = J.noise_bank("esc50", str(tmp_path / "esc10"))
+    assert bank == "esc10" and "ESC-10" in why
+    assert J.noise_bank("esc50", None)[0] == "esc50" and J.noise_bank(None, None)[0] == "synthetic"
+    assert J.noise_bank("musan", str(tmp_path / "esc10"))[0] == "musan"   # only the esc50 name is mapped
+
+
 def test_length_batches_cover_every_utterance_with_little_padding():
     rng = np.random.default_rng(0)
     lengths = rng.integers(100, 400, size=203)
