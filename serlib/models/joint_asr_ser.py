@@ -523,8 +523,8 @@ def _check_frame(frame: pd.DataFrame, kind: str, what: str) -> None:
                 "(the embedded corpus, IEMOCAP), or train only the 'ser' baseline, which needs none")
 
 
-DRY_SECONDS = 1.0
-"""Dry runs (:func:`serlib.profiles.is_dry`): every model input is cut to its first second, so that the
+DRY_SECONDS = 0.5
+"""Dry runs (:func:`serlib.profiles.is_dry`): every model input is cut to its first half second, so that the
 paper's encoder (4 x 512 bidirectional LSTM layers) runs through every fit and test scenario in seconds on
 a CPU; the CTC loss of a too short cut is zeroed (``zero_infinity``). A dry run's numbers mean nothing."""
 _INPUT_RATE = {"lmfb": 100, "waveform": 16000}
