@@ -70,13 +70,13 @@ def test_dry_run_cuts_every_input_to_dry_seconds(monkeypatch):
     the whole utterance."""
     from serlib import features, profiles
 
-    seqs = [np.zeros((250, 80), np.float32), np.zeros((60, 80), np.float32)]
+    seqs = [np.zeros((250, 80), np.float32), np.zeros((30, 80), np.float32)]
     monkeypatch.setattr(features, "extract", lambda *a, **k: iter(seqs))
     frame = pd.DataFrame({"utt_id": ["a", "b"], "path": ["a.wav", "b.wav"]})
     monkeypatch.setenv(profiles.DRY_ENV, "0")
-    assert [len(x) for x in J._inputs(frame, "lmfb", None, 1, False)] == [250, 60]
+    assert [len(x) for x in J._inputs(frame, "lmfb", None, 1, False)] == [250, 30]
     monkeypatch.setenv(profiles.DRY_ENV, "1")
-    assert [len(x) for x in J._inputs(frame, "lmfb", None, 1, False)] == [int(100 * J.DRY_SECONDS), 60]
+    assert [len(x) for x in J._inputs(frame, "lmfb", None, 1, False)] == [int(100 * J.DRY_SECONDS), 30]
 
 
 def test_an_esc10_folder_named_esc50_is_read_as_esc10(tmp_path):
