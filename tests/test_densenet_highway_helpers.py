@@ -250,3 +250,21 @@ def test_grid_runs_through_the_engine_and_is_cached(grid_parts, tmp_data):
     pd.testing.assert_frame_equal(first.predictions, second.predictions)
     assert dh.result_rows(first.predictions.assign(**{k: first.config[k] for k in ("model", "augmentation", "seed",
                                                                                    "fold")})).shape[0] == 6
+
+
+def test_dry_run_caps_bim_and_batches_but_keeps_every_branch(grid_parts, monkeypatch):
+    from serlib import profiles
+
+    m, proto, _, xparts = grid_parts
+    paper = dict(models=list(dh.MODELS), aug_models=["cnn_lstm", "densenet", "densenet_lstm", "proposed"],
+                 augmentations=list(dh.AUGMENTATIONS[1:]), seeds=[0])
+    full = dh.tasks(proto, m, dh.settings(_cfg(batch_size=32), ["a"], ["kitchen"]), **paper)
+    monkeypatch.setenv(profiles.DRY_ENV, "1")
+    st = dh.settings(_cfg(batch_size=32), ["a"], ["kitchen"])
+    assert (st["bim_steps"], st["batch_size"]) == (profiles.DRY_BATCHES, dh.DRY_BATCH_SIZE)
+    dry = dh.tasks(proto, m, st, **paper)
+    runs = {(t.config["model"], t.config["augmentation"]) for t in dry}
+    assert len(full) == 17 * len(proto.splits) and len(dry) == 8 * len(proto.splits)
+    assert {k for k, _ in runs} == set(dh.MODELS) and {a for _, a in runs} == set(dh.AUGMENTATIONS)
+    assert {k for k, a in runs if a != "none"} == {"proposed"}
+    assert dh.settings(_cfg(batch_size=4), ["a"], ["kitchen"])["batch_size"] == 4     # a cap, never a raise

@@ -257,6 +257,10 @@ SEGMENT_FRAMES = 256
 MIXUP_ALPHA = 0.2
 """mixup's Beta(alpha, alpha) (the paper gives none; 0.2 is Zhang et al.'s ImageNet value)."""
 
+DRY_BATCH_SIZE = 8
+"""Dry runs: at most this many segments per mini-batch (the paper's 32 at the paper's model sizes and
+256 x 128 input costs about a CPU-second per batch; a dry run only has to execute every branch)."""
+
 TABLES = {"clean": "1", "noisy": "2", "fgsm": "3", "bim": "3", "xcorpus": "4"}
 """The paper's table of each test condition."""
 
@@ -272,16 +276,23 @@ def settings(cfg, classes, noise_types) -> dict:
 
     ``cfg`` is the notebook's resolved profile, ``classes`` the label order (the posterior columns),
     ``noise_types`` the test-noise types (``serlib.noise.types_for(cfg)``).
+
+    In a dry run (:func:`serlib.profiles.is_dry`) the loops are capped like training's epochs: BIM runs
+    :data:`serlib.profiles.DRY_BATCHES` iterations and the mini-batches hold at most :data:`DRY_BATCH_SIZE`
+    segments, so the paper-size models execute every branch (both attacks, mixup on a batch) in seconds.
     """
-    from serlib import attacks
+    from serlib import attacks, profiles
 
     alpha, steps = attacks.bim_defaults(attacks.PAPER_EPS)
+    batch = int(cfg.batch_size)
+    if profiles.is_dry():
+        steps, batch = min(steps, profiles.DRY_BATCHES), min(batch, DRY_BATCH_SIZE)
     pool = int(cfg.get("input_pool") or 1)
     if pool < 1 or 128 % pool or SEGMENT_FRAMES % pool:
         raise ValueError(f"input_pool must divide 128 bins and {SEGMENT_FRAMES} frames (1, 2, 4, ...), got {pool}")
     return {"classes": [str(c) for c in classes], "model_size": cfg.model_size, "epochs": int(cfg.epochs),
             "patience": cfg.patience, "lr_patience": lr_patience(cfg.patience), "lr": float(cfg.lr),
-            "batch_size": int(cfg.batch_size), "segment": SEGMENT_FRAMES, "pool": pool, "mixup_alpha": MIXUP_ALPHA,
+            "batch_size": batch, "segment": SEGMENT_FRAMES, "pool": pool, "mixup_alpha": MIXUP_ALPHA,
             "speed_factors": [float(f) for f in cfg.speed_factors], "eps": attacks.PAPER_EPS,
             "bim_alpha": alpha, "bim_steps": steps,
             "noise": {"types": list(noise_types), "snrs": [float(s) for s in cfg.snrs], "bank": cfg.noise,
@@ -329,7 +340,12 @@ def tasks(proto, m, st: dict, *, models, aug_models, augmentations, seeds, xpart
     """The notebook's grid as engine tasks: every model without augmentation and every ``aug_models``
     model with each of ``augmentations``, for every seed and every split of ``proto`` (a
     :class:`serlib.protocols.Protocol` over manifest ``m``); ``xparts`` = ``{"select": frame, "test":
-    frame}`` of the cross-corpus manifest (None: no cross-corpus test)."""
+    frame}`` of the cross-corpus manifest (None: no cross-corpus test).
+
+    In a dry run (:func:`serlib.profiles.is_dry`) only one of ``aug_models`` (the proposed model where it
+    is listed) trains with the augmentations: every model and every augmentation branch still runs, in
+    8 fits instead of the paper grid's 17."""
+    from serlib import profiles
     from serlib.experiment import Task
 
     bad = [a for a in augmentations if a not in AUGMENTATIONS[1:]]
@@ -337,6 +353,8 @@ def tasks(proto, m, st: dict, *, models, aug_models, augmentations, seeds, xpart
     if bad or unknown:
         raise ValueError(f"unknown augmentation(s) {bad} / model(s) {unknown}; augmentations: {AUGMENTATIONS[1:]}, "
                          f"models: {list(MODELS)}")
+    if profiles.is_dry() and len(aug_models) > 1:
+        aug_models = [k for k in aug_models if k == "proposed"] or list(aug_models[:1])
     runs = [(k, "none") for k in models] + [(k, a) for k in aug_models for a in augmentations]
     xc = None if xparts is None else {k: v.utt_id.astype(str).tolist() for k, v in xparts.items()}
     out = []
@@ -520,6 +538,6 @@ def fit_summary(outs) -> "pd.DataFrame":
     return df
 
 
-__all__ += ["AUGMENTATIONS", "NAMES", "SEGMENT_FRAMES", "TABLES", "extract_features", "fit_summary",
+__all__ += ["AUGMENTATIONS", "DRY_BATCH_SIZE", "NAMES", "SEGMENT_FRAMES", "TABLES", "extract_features", "fit_summary",
             "lr_patience", "noisy_conditions", "pool_segments", "result_rows", "run_task", "segments", "settings",
             "speed_conditions", "tasks", "xcorpus_choice"]
