@@ -133,6 +133,7 @@ def one_fit(grid_parts, tmp_path_factory):
     m, proto, x, xparts = grid_parts
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SERLIB_DATA", str(tmp_path_factory.mktemp("dh-data")))
+        threads = torch.get_num_threads()
         torch.set_num_threads(1)
         st = dh.settings(_cfg(), sorted(m.emotion.unique()), ["kitchen", "traffic"])
         grid = dh.tasks(proto, m, st, models=["proposed"], aug_models=["proposed"],
@@ -141,6 +142,7 @@ def one_fit(grid_parts, tmp_path_factory):
         ctx = Context(key="test", manifests={"main": m, "xcorpus": x}, deps={}, device="cpu", threads=1)
         outs = [dh.run_task(t.config, ctx) for t in grid]
         again = dh.run_task(grid[0].config, ctx)
+        torch.set_num_threads(threads)
     return m, grid, extracted, outs, again
 
 

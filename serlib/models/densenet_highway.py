@@ -455,6 +455,7 @@ def run_task(config: dict, ctx) -> "TaskOutput":
     s_va, o_va = segments(part["val"], None, st)
     x_va = sc.transform(s_va)
     post = lambda mdl, x, o: utterance_posteriors(mdl, x, o, device=dev)  # noqa: E731
+    torch.manual_seed(config["seed"])  # the initial weights: deterministic outside the engine too
     model = sized(config["model"], st["model_size"], n_classes=len(classes), n_bins=128 // st["pool"])
     fr = training.fit(model, (torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys))),
                       loss_fn=F.cross_entropy, val_metric=lambda mdl: metrics.uar(y["val"], post(mdl, x_va, o_va).argmax(1)),
