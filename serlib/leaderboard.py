@@ -165,6 +165,10 @@ def resolve_families(families: Sequence[str] | None, bank: str = "synthetic", ro
         return {t: [t] for t in types}, f"one family per noise type asked for: {where}"
     types, where = resolve_types(None, bank, root)
     label = str(bank)
+    if bank == "auto" and root is not None:
+        from serlib.noise import detect_layout
+
+        label = detect_layout(root)
     return {label: list(types)}, (f"one family '{label}' drawing one of {where} per utterance (a recorded bank "
                                   "has no babble/music/... families; name its types with -p families to test "
                                   "them one by one)")
@@ -845,6 +849,23 @@ def _teacher(dep) -> torch.nn.Module:
     return net
 
 
+_NEEDS_EVERY_VAL_CLASS = ("EDRL-MEA", "paper 1")
+"""EDRL-MEA stops each class block on that class's validation loss: a class missing from the
+validation speakers leaves it undefined (tiny subsamples of real corpora, e.g. EmoDB on ``smoke``)."""
+
+
+def _skip(name: str, y: pd.Series, y_val: pd.Series, fold: str):
+    """A TaskOutput saying why ``name`` cannot be fitted on this fold (None when it can)."""
+    from serlib.experiment import TaskOutput
+
+    missing = sorted(set(map(str, y)) - set(map(str, y_val)))
+    if name not in _NEEDS_EVERY_VAL_CLASS or not missing:
+        return None
+    why = (f"{name} skipped on fold {fold}: its validation speakers have no utterance of class(es) {missing}, so "
+           "EDRL's per-class early stopping is undefined (a larger corpus_size gives every class validation data)")
+    return TaskOutput(predictions=None, meta={"method": name, "skipped": why})
+
+
 def _fit_meta(fitted: Fitted) -> dict[str, Any]:
     return {"parameters": int(fitted.parameters), "train_seconds": float(fitted.train_seconds),
             **{k: int(fitted.info[k]) for k in ("epochs", "best_epoch") if k in fitted.info},
@@ -865,6 +886,9 @@ def method_task(config: dict[str, Any], ctx):
     name = check_methods([config["method"]])[0]
     spec = METHODS[name]
     fold = fold_data(config, ctx.manifests)
+    skipped = _skip(name, fold.train["emotion"], fold.val["emotion"], fold.name)
+    if skipped is not None:
+        return skipped
     budget, inputs = _budget(config, ctx.device), _inputs(config, ctx.device)
     extra: dict[str, Any] = {}
     if name in _SEMI:
@@ -904,6 +928,9 @@ def dimensional_task(config: dict[str, Any], ctx):
     if name == "paper 1":
         tr, va, te = (corpora.binary_av(p) for p in (fold.train, fold.val, fold.test))
         col = f"{att}_bin"
+        skipped = _skip(name, tr[col], va[col], fold.name)
+        if skipped is not None:
+            return skipped
         sysm = fit_systems(X, tr[col].to_numpy(), Xv, va[col].to_numpy(), grid=budget.grid, seed=config["seed"],
                            n_jobs=1, epochs=budget.epochs, patience=budget.patience, device=ctx.device,
                            **SIZES[budget.model_size]["edrl"])
@@ -1030,7 +1057,7 @@ def result_rows(outputs: Sequence) -> pd.DataFrame:
     cond = ["test_condition", "noise_type", "snr"]
     rows: list[dict[str, Any]] = []
     for out in outputs:
-        if out is None:
+        if out is None or out.predictions is None:  # failed, or skipped (fits_table says why)
             continue
         c, p = out.config, out.predictions
         run = {"seed": int(c["seed"]), "fold": c["fold"]}
@@ -1049,7 +1076,7 @@ def result_rows(outputs: Sequence) -> pd.DataFrame:
             method = where.pop("system", c["method"])
             rows.append({"method": method, "metric": metric, **run, **where, **extra,
                          "value": float(score(g["y_true"].to_numpy(), g["y_pred"].to_numpy()))})
-        if c["track"] == "categorical":
+        if c["track"] == "categorical":  # cost rows
             for cost in ("train_seconds", "speed_x_realtime", "parameters"):
                 rows.append({"method": c["method"], "metric": cost, **run, "test_condition": "cost",
                              "noise_type": None, "snr": np.nan, "value": float(out.meta[cost])})
@@ -1062,7 +1089,8 @@ def result_rows(outputs: Sequence) -> pd.DataFrame:
 def fits_table(outputs: Sequence) -> pd.DataFrame:
     """One row per fit: ``track, method, attribute, seed, fold, epochs, best_epoch, early_stop`` (the
     best epoch came before the last, so early stopping, not the epoch cap, ended the training; NA for
-    forests), ``seconds`` (the task: fit + predictions on the grid) and ``cached``."""
+    forests), ``seconds`` (the task: fit + predictions on the grid), ``cached`` and ``skipped`` (why
+    a fit could not run on its fold, else None)."""
     rows = []
     for out in outputs:
         if out is None:
@@ -1072,7 +1100,8 @@ def fits_table(outputs: Sequence) -> pd.DataFrame:
         rows.append({"track": c["track"], "method": c["method"], "attribute": c.get("attribute"), "seed": c["seed"],
                      "fold": c["fold"], "epochs": epochs, "best_epoch": best,
                      "early_stop": pd.NA if epochs is None or best is None else bool(best < epochs),
-                     "seconds": out.record.get("seconds", np.nan), "cached": out.cached})
+                     "seconds": out.record.get("seconds", np.nan), "cached": out.cached,
+                     "skipped": meta.get("skipped")})
     return pd.DataFrame(rows)
 
 
