@@ -404,6 +404,34 @@ def test_fold_data_is_speaker_independent_and_subsampled(smoke_corpus):
         lb.fold_data({**lb._common(_cfg(), "session=Ses09", 0, FAM)}, {"main": m})
 
 
+def test_a_dry_trnet_task_reads_a_trimmed_fold_and_every_other_task_the_whole_fold(smoke_corpus):
+    from serlib import protocols
+
+    m = smoke_corpus
+    proto = protocols.auto(m, lb.PAPER_PROTOCOL, limit_folds=1)
+    fam = {"white": ["white"], "pink": ["pink"]}
+    cfg = _cfg(methods=["TRNet"], snrs=[20, 10, 0], test_max=None)
+    manifests = {"main": m, "xcorpus": m.head(8)}
+    common = {**lb._common(cfg, proto.splits[0].name, 0, fam), "method": "TRNet"}
+    full = lb.fold_data(common, manifests)
+
+    def shape(f):
+        return [list(f.train.utt_id), list(f.val.utt_id), list(f.test.utt_id), f.xtest is None, f.grid]
+
+    assert shape(lb.task_fold({**common, "dry": False}, manifests)) == shape(full)                # not dry
+    assert shape(lb.task_fold({**common, "dry": True, "method": "DLN"}, manifests)) == shape(full)  # not TRNet
+    dry = lb.task_fold({**common, "dry": True}, manifests)
+    assert [c.key for c in dry.grid] == ["clean", "noisy-white-20", "noisy-white-0"]       # the AUC's two ends
+    assert dry.xtest is None and len(full.grid) == 9
+    for part, n in lb.DRY_TRNET.items():
+        got, whole = getattr(dry, part), getattr(full, part)
+        assert len(got) == min(n, len(whole)) and set(got.utt_id) <= set(whole.utt_id)
+    assert len(dry.train) < len(full.train)
+    reads = lb.reads({**common, "dry": True, "track": "categorical"}, manifests)
+    assert {c.key for _, _, c in reads if c is not None} == {c.audio.key for c in dry.grid[1:]}
+    assert max(len(f) for _, f, _ in reads) <= max(lb.DRY_TRNET.values())                 # prepare reads the same
+
+
 def test_tasks_run_on_the_engine_resume_and_give_tidy_rows(smoke_corpus, tmp_data):
     from serlib import experiment, protocols
 
