@@ -75,7 +75,7 @@ __all__ = [
     "resolve_families", "condition_grid", "stratified", "fold_data", "fit_forest", "fit_edrl_mea", "fit_ladder",
     "fit_densenet", "fit_sernet", "fit_ladder_ccc", "fit", "check_methods", "predict_grid", "unlabeled_condition",
     "timed_predict", "fit_trnet", "fit_joint", "trnet_loaders", "MethodSpec", "family_types",
-    "tasks", "task_grid", "task_fold", "DRY_TRNET", "dimensional_tasks", "method_task", "dimensional_task", "reads", "prepare", "result_rows", "fits_table",
+    "tasks", "task_grid", "task_fold", "DRY_TRNET", "DRY_TEST", "dimensional_tasks", "method_task", "dimensional_task", "reads", "prepare", "result_rows", "fits_table",
     "run_frame", "reading", "snr_auc", "auc_frame", "relative_drop", "leaderboard", "rank_groups", "RANK_RULE", "N_CLASSES",
     "count_parameters",
 ]
@@ -763,13 +763,20 @@ def _common(cfg: Mapping[str, Any], fold: str, seed: int, families: Mapping[str,
     return {
         "seed": int(seed), "fold": str(fold),
         "protocol": {"paper": PAPER_PROTOCOL, "protocol": cfg.get("protocol") or "auto", "seed": corpus_seed},
-        "test_max": cfg.get("test_max"), "sample_seed": corpus_seed,
+        "test_max": _test_max(cfg.get("test_max")), "sample_seed": corpus_seed,
         "grid": {"snrs": [float(s) for s in cfg["snrs"]], "families": {str(k): list(v) for k, v in families.items()},
                  "room_settings": list(cfg.get("room_settings") or []), "seed": corpus_seed,
                  "bank": cfg.get("noise") or "synthetic", "root": cfg.get("noise_root")},
         "budget": {k: cfg.get(k) for k in ("epochs", "patience", "lr", "batch_size", "model_size", "grid")},
         "dry": profiles.is_dry(),
     }
+
+
+def _test_max(n: int | None) -> int | None:
+    """``test_max``, at most :data:`DRY_TEST` in a dry run."""
+    from serlib import profiles
+
+    return (DRY_TEST if n is None else min(int(n), DRY_TEST)) if profiles.is_dry() else n
 
 
 def _unlabeled(cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -825,7 +832,10 @@ def dimensional_tasks(cfg: Mapping[str, Any], proto: protocols.Protocol, familie
     return out
 
 
-DRY_TRNET = {"train": 16, "val": 8, "test": 8}
+DRY_TEST = 8
+"""Dry runs: at most this many test utterances per fold (every method reads them under each of the
+paper grid's 25 cells, with three feature kinds)."""
+DRY_TRNET = {"train": 8, "val": 4, "test": 4}
 """Dry runs: at most this many utterances (stratified by emotion) in a TRNet task's training,
 validation and test parts (:func:`task_fold`)."""
 

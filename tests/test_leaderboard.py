@@ -404,6 +404,16 @@ def test_fold_data_is_speaker_independent_and_subsampled(smoke_corpus):
         lb.fold_data({**lb._common(_cfg(), "session=Ses09", 0, FAM)}, {"main": m})
 
 
+def test_a_dry_run_caps_the_test_utterances(monkeypatch):
+    from serlib import profiles
+
+    assert lb._common(_cfg(test_max=None), "f", 0, FAM)["test_max"] is None
+    monkeypatch.setenv(profiles.DRY_ENV, "1")
+    assert lb._common(_cfg(test_max=None), "f", 0, FAM)["test_max"] == lb.DRY_TEST
+    assert lb._common(_cfg(test_max=3), "f", 0, FAM)["test_max"] == 3
+    assert lb._common(_cfg(test_max=None), "f", 0, FAM)["dry"] is True
+
+
 def test_a_dry_trnet_task_reads_a_trimmed_fold_and_every_other_task_the_whole_fold(smoke_corpus):
     from serlib import protocols
 
