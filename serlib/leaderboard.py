@@ -1188,7 +1188,7 @@ def reading(df: pd.DataFrame, fits: pd.DataFrame | None = None, metric: str = "u
 def run_frame(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with ``seed`` replaced by a run number over ``(seed, fold)`` (for :mod:`serlib.plots`,
     which count seeds as runs: a leaderboard run is a seed on a fold)."""
-    if "fold" not in df.columns:
+    if "fold" not in df.columns or df.empty:
         return df
     pairs = df[["seed", "fold"]].astype(str).agg("|".join, axis=1)
     return df.assign(seed=pd.factorize(pairs, sort=True)[0].astype(int))

@@ -524,3 +524,4 @@ def test_reading_and_run_frame():
     assert "too few for a paired test" in one and "**Rank 1-2:** A" in one
     runs = lb.run_frame(df)
     assert sorted(runs.seed.unique()) == [0, 1, 2, 3] and (runs.groupby("fold").seed.nunique() == 1).all()
+    assert lb.run_frame(df.iloc[:0]).empty   # a track whose fits were all skipped has no rows
