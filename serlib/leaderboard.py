@@ -76,7 +76,7 @@ __all__ = [
     "fit_densenet", "fit_sernet", "fit_ladder_ccc", "fit", "check_methods", "predict_grid", "unlabeled_condition",
     "timed_predict", "fit_trnet", "fit_joint", "trnet_loaders", "MethodSpec", "family_types",
     "tasks", "task_grid", "task_fold", "DRY_TRNET", "DRY_TEST", "dimensional_tasks", "method_task", "dimensional_task", "reads", "prepare", "result_rows", "fits_table",
-    "run_frame", "reading", "snr_auc", "auc_frame", "relative_drop", "leaderboard", "rank_groups", "RANK_RULE", "N_CLASSES",
+    "run_frame", "reading", "dimensional_figure", "snr_auc", "auc_frame", "relative_drop", "leaderboard", "rank_groups", "RANK_RULE", "N_CLASSES",
     "count_parameters",
 ]
 
@@ -1192,6 +1192,21 @@ def run_frame(df: pd.DataFrame) -> pd.DataFrame:
         return df
     pairs = df[["seed", "fold"]].astype(str).agg("|".join, axis=1)
     return df.assign(seed=pd.factorize(pairs, sort=True)[0].astype(int))
+
+
+def dimensional_figure(dim: pd.DataFrame, metric: str, *, name: str | None = None):
+    """The dimensional track's ``metric`` against SNR (dB) per noise family, one line per system and
+    attribute (:func:`serlib.plots.metric_vs_snr`; chance drawn for F1), or None after printing why
+    when the track has no rows (every fit skipped, e.g. EmoDB subsampled on ``smoke``)."""
+    from serlib import plots
+
+    d = dim[(dim["metric"] == metric) & (dim["test_condition"] != "rerecorded")] if len(dim) else dim
+    if d.empty:
+        print(f"no dimensional {metric} results to plot (section 4 says which fits were skipped and why)")
+        return None
+    return plots.metric_vs_snr(d.assign(system=d["method"] + " / " + d["attribute"]), metric, hue="system",
+                               col="noise_type", chance=None if metric == "ccc" else metrics.chance_level(metric, 2),
+                               title=f"Dimensional track: {metric.upper()} vs SNR", name=name)
 
 
 # --------------------------------------------------------------------------- scores
