@@ -50,7 +50,47 @@ def test_grid_options_and_errors():
         lb.condition_grid([])
 
 
-# --------------------------------------------------------------------------- split
+# --------------------------------------------------------------------------- families
+def test_resolve_families_generated_bank():
+    fam, why = lb.resolve_families(None)
+    assert list(fam) == list(lb.FAMILIES) and fam["stationary"] == list(NOISE_FAMILIES["stationary"])
+    assert "generated" in why
+    fam, _ = lb.resolve_families(["music"])
+    assert fam == {"music": list(NOISE_FAMILIES["music"])}
+    with pytest.raises(ValueError, match="unknown noise families \\['jazz'\\].*choose from"):
+        lb.resolve_families(["jazz"])
+
+
+@pytest.fixture
+def recorded_bank(tmp_path):
+    """A tiny ESC-50-layout bank: two categories (dog, rain), 5 clips of 0.5 s each."""
+    import soundfile as sf
+
+    root = tmp_path / "esc"
+    (root / "audio").mkdir(parents=True)
+    rows = []
+    for t, target in (("dog", 0), ("rain", 10)):
+        for i in range(5):
+            name = f"{i + 1}-{100 + i}-A-{target}.wav"
+            sf.write(root / "audio" / name, np.random.default_rng(i).normal(0, 0.1, 8000).astype("float32"), 16000)
+            rows.append({"filename": name, "fold": i + 1, "target": target, "category": t, "esc10": True,
+                         "src_file": 100 + i, "take": "A"})
+    (root / "meta").mkdir()
+    pd.DataFrame(rows).to_csv(root / "meta" / "esc50.csv", index=False)
+    return str(root)
+
+
+def test_resolve_families_recorded_bank(recorded_bank):
+    fam, why = lb.resolve_families(list(lb.FAMILIES), "esc50", recorded_bank)   # the profile's generated names
+    assert fam == {"esc50": ["dog", "rain"]} and "one family 'esc50'" in why
+    fam, _ = lb.resolve_families(["rain"], "esc50", recorded_bank, explicit=True)
+    assert fam == {"rain": ["rain"]}
+    with pytest.raises(ValueError, match="no noise types \\['babble'\\]; its types are \\['dog', 'rain'\\]"):
+        lb.resolve_families(["babble"], "esc50", recorded_bank, explicit=True)
+    grid = lb.condition_grid([0, 20], fam, (), bank="esc50", root=recorded_bank, xcorpus=False, fgsm=False)
+    assert [c.key for c in grid] == ["clean", "noisy-rain-20", "noisy-rain-0"]
+
+
 def _manifest(n_sessions: int = 5, per_speaker: int = 8) -> pd.DataFrame:
     rows = []
     for s in range(1, n_sessions + 1):
@@ -59,18 +99,6 @@ def _manifest(n_sessions: int = 5, per_speaker: int = 8) -> pd.DataFrame:
                 rows.append({"utt_id": f"S{s}{g}{i}", "speaker": f"Ses0{s}{g}", "session": f"Ses0{s}",
                              "emotion": CLASSES[i % 4]})
     return pd.DataFrame(rows)
-
-
-def test_split_is_speaker_disjoint_and_session_based():
-    m = _manifest()
-    for fold in range(5):
-        sp = lb.split(m, fold)
-        spk = {p: set(m.iloc[getattr(sp, p)].speaker) for p in ("train", "val", "test")}
-        assert not spk["train"] & spk["val"] and not spk["train"] & spk["test"] and not spk["val"] & spk["test"]
-        assert m.iloc[sp.test].session.nunique() == 1 and m.iloc[sp.val].session.nunique() == 1
-        assert len(sp.train) + len(sp.val) + len(sp.test) == len(m)
-    with pytest.raises(ValueError, match="fold 7"):
-        lb.split(m, 7)
 
 
 def test_stratified_subsample():
@@ -318,3 +346,182 @@ def test_ladder_classification_output_shapes():
         assert model(x).shape == (6, 4)
     with pytest.raises(ValueError, match="n_outputs"):
         ladder.Dense(10, n_outputs=0)
+
+
+# --------------------------------------------------------------------------- tasks
+def _cfg(**over):
+    base = dict(methods=["eGeMAPS + RF", "Dense", "LN"], seeds=[0], snrs=[20, 0], room_settings=[], seed=0,
+                noise="synthetic", noise_root=None, test_max=8, eps=0.08, enhancer="gtcrn", unlabeled_max=12,
+                epochs=3, patience=None, lr=1e-2, batch_size=8, model_size="tiny", grid="smoke", protocol="auto")
+    return {**base, **over}
+
+
+FAM = {"white": ["white"]}  # one cheap generated noise type keeps the task tests fast
+
+
+def test_task_configs_wire_dependencies_and_method_options(smoke_corpus):
+    from serlib import protocols
+
+    proto = protocols.auto(smoke_corpus, lb.PAPER_PROTOCOL, limit_folds=2)
+    tasks = lb.tasks(_cfg(methods=["Dense", "LN", "eGeMAPS + RF", "TRNet"]), proto, FAM)
+    assert len(tasks) == 2 * 4 and [t.config["method"] for t in tasks[:4]] == ["Dense", "LN", "eGeMAPS + RF", "TRNet"]
+    assert {t.config["fold"] for t in tasks} == {s.name for s in proto.splits}
+    by = {(t.config["fold"], t.config["method"]): t for t in tasks}
+    fold = proto.splits[0].name
+    assert by[fold, "Dense"].config["eps"] == 0.08 and "eps" not in by[fold, "eGeMAPS + RF"].config  # no gradient
+    assert by[fold, "LN"].config["unlabeled"] == {"max": 12, "snr_range": [0.0, 20.0]}
+    assert "unlabeled" not in by[fold, "Dense"].config
+    trnet = by[fold, "TRNet"]
+    teacher = trnet.deps["teacher"]
+    assert teacher.config["method"] == "Baseline-c" and teacher.config["fold"] == fold and "enhancer" not in teacher.config
+    assert trnet.config["enhancer"] == "gtcrn" and teacher.config["budget"] == trnet.config["budget"]
+    dim = lb.dimensional_tasks(_cfg(), proto, FAM, ["arousal", "valence"], ratings=False)
+    assert {t.config["method"] for t in dim} == {"paper 1"} and len(dim) == 2 * 2       # no ratings: binary only
+    dim = lb.dimensional_tasks(_cfg(), proto, FAM, ["arousal"])
+    assert [t.config["method"] for t in dim[:4]] == list(lb.DIMENSIONAL)
+    with pytest.raises(ValueError, match="methods: unknown"):
+        lb.tasks(_cfg(methods=["Magic"]), proto, FAM)
+
+
+def test_fold_data_is_speaker_independent_and_subsampled(smoke_corpus):
+    from serlib import protocols
+
+    m = smoke_corpus
+    proto = protocols.auto(m, lb.PAPER_PROTOCOL)
+    folds = [lb.fold_data({**lb._common(_cfg(), s.name, 0, FAM), "unlabeled": {"max": 12}}, {"main": m})
+             for s in proto.splits]
+    pool = set()
+    for f in folds:
+        spk = {p: set(getattr(f, p).speaker) for p in ("train", "val", "test")}
+        assert not spk["train"] & spk["test"] and not spk["val"] & spk["test"] and not spk["train"] & spk["val"]
+        assert len(f.test) == 8 and f.test.emotion.value_counts().nunique() == 1       # test_max, stratified
+        frame, cond = f.unlabeled
+        assert set(frame.utt_id) <= set(f.train.utt_id) and cond.part == "train"     # never test clips or speakers
+        pool |= set(frame.utt_id)
+        assert [c.key for c in f.grid] == ["clean", "noisy-white-20", "noisy-white-0", "fgsm"]  # no xcorpus given
+    assert len(pool) <= 12                                                           # one pool for all folds
+    with pytest.raises(ValueError, match="fold 'session=Ses09' is not a fold"):
+        lb.fold_data({**lb._common(_cfg(), "session=Ses09", 0, FAM)}, {"main": m})
+
+
+def test_a_dry_run_caps_the_test_utterances(monkeypatch):
+    from serlib import profiles
+
+    assert lb._common(_cfg(test_max=None), "f", 0, FAM)["test_max"] is None
+    monkeypatch.setenv(profiles.DRY_ENV, "1")
+    assert lb._common(_cfg(test_max=None), "f", 0, FAM)["test_max"] == lb.DRY_TEST
+    assert lb._common(_cfg(test_max=3), "f", 0, FAM)["test_max"] == 3
+    assert lb._common(_cfg(test_max=None), "f", 0, FAM)["dry"] is True
+
+
+def test_a_dry_trnet_task_reads_a_trimmed_fold_and_every_other_task_the_whole_fold(smoke_corpus):
+    from serlib import protocols
+
+    m = smoke_corpus
+    proto = protocols.auto(m, lb.PAPER_PROTOCOL, limit_folds=1)
+    fam = {"white": ["white"], "pink": ["pink"]}
+    cfg = _cfg(methods=["TRNet"], snrs=[20, 10, 0], test_max=None)
+    manifests = {"main": m, "xcorpus": m.head(8)}
+    common = {**lb._common(cfg, proto.splits[0].name, 0, fam), "method": "TRNet"}
+    full = lb.fold_data(common, manifests)
+
+    def shape(f):
+        return [list(f.train.utt_id), list(f.val.utt_id), list(f.test.utt_id), f.xtest is None, f.grid]
+
+    assert shape(lb.task_fold({**common, "dry": False}, manifests)) == shape(full)                # not dry
+    assert shape(lb.task_fold({**common, "dry": True, "method": "DLN"}, manifests)) == shape(full)  # not TRNet
+    dry = lb.task_fold({**common, "dry": True}, manifests)
+    assert [c.key for c in dry.grid] == ["clean", "noisy-white-20", "noisy-white-0"]       # the AUC's two ends
+    assert dry.xtest is None and len(full.grid) == 9
+    for part, n in lb.DRY_TRNET.items():
+        got, whole = getattr(dry, part), getattr(full, part)
+        assert len(got) == min(n, len(whole)) and set(got.utt_id) <= set(whole.utt_id)
+    assert len(dry.train) < len(full.train)
+    reads = lb.reads({**common, "dry": True, "track": "categorical"}, manifests)
+    assert {c.key for _, _, c in reads if c is not None} == {c.audio.key for c in dry.grid[1:]}
+    assert max(len(f) for _, f, _ in reads) <= max(lb.DRY_TRNET.values())                 # prepare reads the same
+
+
+def test_tasks_run_on_the_engine_resume_and_give_tidy_rows(smoke_corpus, tmp_data):
+    from serlib import experiment, protocols
+
+    m = smoke_corpus
+    x = m.assign(utt_id="x" + m.utt_id).head(8)     # stands in for the cross-corpus set (same audio files)
+    proto = protocols.auto(m, lb.PAPER_PROTOCOL, limit_folds=1)
+    cfg = _cfg()
+    tasks = lb.tasks(cfg, proto, FAM) + lb.dimensional_tasks(cfg, proto, FAM, ["arousal"])[:1]
+    manifests = {"main": m, "xcorpus": x}
+    prep = lb.prepare(tasks, manifests, n_jobs=1, progress=False)
+    assert set(prep.inputs) == {"egemaps"} and "random-synthetic-white-snr0to0-seed0-test" in "".join(prep.condition)
+    exp = experiment.Experiment("10_robustness_leaderboard", manifest=manifests, workers=1, progress=False)
+    outs = exp.run(tasks)
+    test = lb.fold_data(tasks[0].config, manifests).test
+    for out in outs[:3]:
+        p = out.predictions
+        cells = ["clean", "noisy", "noisy", "xcorpus"] + (["fgsm"] if "eps" in out.config else [])
+        assert p.groupby(["test_condition", "snr"], dropna=False).size().sum() == len(p)
+        assert sorted(p.test_condition.unique()) == sorted(set(cells))
+        assert len(p) == 8 * (len(cells) - 1) + len(x)
+        assert set(p.loc[p.test_condition == "clean", "utt_id"]) == set(test.utt_id)
+        assert {"parameters", "train_seconds", "speed_x_realtime"} <= set(out.meta)
+    rows = lb.result_rows(outs)
+    dense = outs[1].predictions
+    clean = dense[dense.test_condition == "clean"]
+    from serlib.metrics import ccc, uar
+
+    got = rows[(rows.method == "Dense") & (rows.test_condition == "clean") & (rows.metric == "uar")].value
+    assert got.tolist() == [pytest.approx(uar(clean.y_true, clean.y_pred))]
+    assert set(rows[rows.test_condition == "cost"].metric) == {"train_seconds", "speed_x_realtime", "parameters"}
+    d = outs[3].predictions
+    dc = d[d.test_condition == "clean"]
+    assert rows[(rows.table == "dimensional") & (rows.test_condition == "clean")].value.tolist() == \
+        [pytest.approx(ccc(dc.y_true, dc.y_pred))]
+    again = experiment.Experiment("10_robustness_leaderboard", manifest=manifests, workers=1, progress=False).run(tasks)
+    assert all(o.cached for o in again)                                        # a rerun resumes from the store
+    pd.testing.assert_frame_equal(lb.result_rows(again), rows)                 # read back from the store alike
+    fits = lb.fits_table(outs)
+    assert fits.early_stop.isna().tolist() == [True, False, False, False]      # the forest has no epochs
+    assert (fits.epochs.dropna() == 3).all()                                   # patience None: the cap ended them
+
+
+def _out(method, seed, fold, preds, track="categorical", **config):
+    from serlib.experiment import TaskOutput
+
+    meta = {"train_seconds": 1.5, "speed_x_realtime": 100.0, "parameters": 7} if track == "categorical" else {}
+    return TaskOutput(predictions=pd.DataFrame(preds), meta=meta,
+                      config={"track": track, "method": method, "seed": seed, "fold": fold, **config})
+
+
+def test_result_rows_score_each_cell_from_the_predictions():
+    cat = _out("A", 0, "f1", {"utt_id": list("abcdabcd"), "test_condition": ["clean"] * 4 + ["noisy"] * 4,
+                              "noise_type": [None] * 4 + ["babble"] * 4, "snr": [np.nan] * 4 + [0.0] * 4,
+                              "y_true": list("wxyz" * 2), "y_pred": list("wxyz") + list("wwww")})
+    paper1 = _out("paper 1", 1, "f2", {"utt_id": list("abab"), "test_condition": "clean", "noise_type": None,
+                                        "snr": np.nan, "y_true": [0, 1, 0, 1], "y_pred": [0, 1, 0, 0],
+                                        "system": ["eGeMAPS + RF"] * 2 + ["EDRL-MEA"] * 2},
+                  track="dimensional", attribute="arousal")
+    rows = lb.result_rows([cat, None, paper1])
+    uar = rows[rows.metric == "uar"].set_index("test_condition").value
+    assert uar["clean"] == 1.0 and uar["noisy"] == 0.25                      # one class predicted: chance
+    assert rows[rows.metric == "uar"].noise_type.tolist() == [None, "babble"]
+    costs = rows[rows.test_condition == "cost"].set_index("metric").value
+    assert costs.to_dict() == {"train_seconds": 1.5, "speed_x_realtime": 100.0, "parameters": 7.0}
+    f1 = rows[rows.metric == "macro_f1"].set_index("method")
+    assert f1.value.to_dict() == {"eGeMAPS + RF": 1.0, "EDRL-MEA": pytest.approx((2 / 3 + 0) / 2)}  # labels 0 and 1
+    assert (f1.attribute == "arousal").all() and (f1.table == "dimensional").all() and (f1.seed == 1).all()
+
+
+def test_reading_and_run_frame():
+    rows = []
+    for fold in range(4):
+        rows += [{**r, "fold": fold} for r in _rows("A", 0, 0.7 + 0.01 * fold, {"babble": (0.5, 0.6, 0.7)})]
+        rows += [{**r, "fold": fold} for r in _rows("B", 0, 0.6, {"babble": (0.2 + 0.01 * fold, 0.25, 0.3)})]
+    df = pd.DataFrame(rows)
+    text = lb.reading(df)
+    assert "4 paired run(s)" in text and "**Rank 1:** A" in text and "**Rank 2:** B" in text
+    assert "**At chance over 0-20 dB:** B" in text and "best on clean speech is A" in text
+    one = lb.reading(df[df.fold == 0])
+    assert "too few for a paired test" in one and "**Rank 1-2:** A" in one
+    runs = lb.run_frame(df)
+    assert sorted(runs.seed.unique()) == [0, 1, 2, 3] and (runs.groupby("fold").seed.nunique() == 1).all()
+    assert lb.run_frame(df.iloc[:0]).empty   # a track whose fits were all skipped has no rows
