@@ -111,8 +111,7 @@ def _cell_problems(nb: Path) -> list[str]:
     return problems
 
 
-BEING_CONVERTED = {"03_trnet",
-                   "10_robustness_leaderboard"}
+BEING_CONVERTED = {"03_trnet"}
 """Notebooks whose long cells are still being moved into serlib on main (drop a name once its branch is in)."""
 
 
