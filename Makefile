@@ -23,11 +23,13 @@ setup: $(STAMP)
 reproduce: $(STAMP)
 	$(PY) -m serlib.run --profile $(PROFILE)
 
+# two pytest-xdist workers (CI machines have 2 cores); --dist loadscope keeps a notebook's cells (one kernel)
+# on one worker, and a test module's tests together
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadscope
 
 test-fast: $(STAMP)
-	$(PY) -m pytest tests -p no:nbval
+	$(PY) -m pytest tests -n 2 --dist loadscope -m "not notebook and not slow"
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

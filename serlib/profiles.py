@@ -45,7 +45,10 @@ ENV_VAR = "SERLIB_PROFILE"
 _YAML = Path(__file__).with_name("profiles.yaml")
 DRY_ENV = "SERLIB_DRY"
 DRY_UTTERANCES = 64
-"""Dry runs: at most this many utterances (corpus, cross-corpus and test sets)."""
+"""Dry runs: at most this many utterances in the corpus."""
+DRY_TEST_UTTERANCES = 16
+"""Dry runs: at most this many utterances in a separate evaluation set (cross-corpus, ``test_max``):
+they are evaluated under every test condition of the paper's grid, which dominates a dry run's time."""
 DRY_BATCHES = 2
 """Dry runs: training batches per epoch (:func:`serlib.training.fit`)."""
 DRY_TREES = 2
@@ -194,7 +197,7 @@ def dry_caps(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
 
     ``folds`` -> 1 (also for None = all), ``seeds`` -> the first, ``epochs`` -> 1,
     ``corpus_size`` -> :data:`DRY_UTTERANCES` (a named size or any larger number),
-    ``xcorpus_max`` / ``test_max`` -> at most :data:`DRY_UTTERANCES` (None = all becomes the cap).
+    ``xcorpus_max`` / ``test_max`` -> at most :data:`DRY_TEST_UTTERANCES` (None = all becomes the cap).
     Every other knob is kept, so the run takes the same branches as the full profile.
     """
     out = dict(values)
@@ -203,8 +206,8 @@ def dry_caps(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         "seeds": lambda v: list(v)[:1],
         "epochs": lambda v: 1,
         "corpus_size": lambda v: DRY_UTTERANCES if isinstance(v, str) else _cap(v),
-        "xcorpus_max": _cap,
-        "test_max": _cap,
+        "xcorpus_max": lambda v: DRY_TEST_UTTERANCES if v is None else min(int(v), DRY_TEST_UTTERANCES),
+        "test_max": lambda v: DRY_TEST_UTTERANCES if v is None else min(int(v), DRY_TEST_UTTERANCES),
     }
     changed = []
     for name, rule in rules.items():

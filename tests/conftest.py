@@ -23,6 +23,7 @@ from serlib import paths
 def pytest_configure(config):
     config.addinivalue_line("markers", "gpu: needs a CUDA GPU (skipped with the reason without one); run with -m gpu")
     config.addinivalue_line("markers", "real_data: reads ../shared/data (skipped without it); run with -m real_data")
+    config.addinivalue_line("markers", "notebook: executes whole notebooks (real corpora, dry paper runs); run with -m notebook")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -125,3 +126,11 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def kernel():
+    """The Jupyter kernel of this interpreter that the runner uses (registered once)."""
+    from serlib import run
+
+    return run.ensure_kernel()

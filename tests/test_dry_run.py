@@ -86,3 +86,27 @@ def test_dry_edrl_mea_fits_on_fewer_rows_than_components(monkeypatch):
     monkeypatch.setenv(profiles.DRY_ENV, "1")
     em = EDRLMEA(**kw).fit(X, y, X[:6], y[:6])
     assert em.mea_.mbpls_.n_components == 13 and em.transform(X).shape[0] == 14
+
+
+def test_dry_fold_results_of_paper_4_are_never_reused_by_a_real_run(tmp_data, monkeypatch):
+    """run_fold caches each trained model's predictions; a dry run's (2 batches per epoch) has its own key."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from serlib.models import joint_asr_ser as J
+
+    fits = []
+    monkeypatch.setattr(J, "fit", lambda kind, train, val, **kw: fits.append(kind) or SimpleNamespace(
+        kind=kind, best_epoch=1, seconds=1.0, seconds_per_epoch=1.0))
+    monkeypatch.setattr(J, "predict", lambda trained, frame, condition=None: pd.DataFrame(
+        {"utt_id": frame["utt_id"], "emotion": frame["emotion"], "pred": "sad"}))
+    fr = pd.DataFrame({"utt_id": ["a1", "a2"], "emotion": ["sad", "happy"]})
+    kw = dict(fold="f", seed=0, kinds=("ser",), train={"clean": None},
+              tests=[dict(test_condition="clean", noise_type=None, snr=None, condition=None)], epochs=1)
+    monkeypatch.setenv(profiles.DRY_ENV, "1")
+    J.run_fold({"train": fr, "val": fr, "test": fr}, **kw)
+    monkeypatch.setenv(profiles.DRY_ENV, "0")
+    J.run_fold({"train": fr, "val": fr, "test": fr}, **kw)
+    J.run_fold({"train": fr, "val": fr, "test": fr}, **kw)
+    assert fits == ["ser", "ser"]  # dry, then real (not the dry result), then real again from the cache

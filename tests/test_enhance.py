@@ -54,6 +54,17 @@ def test_enhancer_keeps_length_alignment_and_raises_si_snr(name, speech):
     assert after > before + 3.0
 
 
+@pytest.mark.parametrize("name", ["deepfilternet3", "gtcrn"])
+def test_a_quiet_clip_is_enhanced_at_a_fixed_level_and_scaled_back(name, speech):
+    """DeepFilterNet3 returned silence for a real -45 dBFS cross-corpus clip: the level is normalised first."""
+    enh = enhance.get(name)
+    x = _noisy(speech[: 2 * SR], 10.0)
+    loud = enh(x, clip="loud")
+    quiet = enh(x * 0.01, clip="quiet")  # about -45 dBFS
+    np.testing.assert_allclose(quiet * 100, loud, rtol=0, atol=1e-3 * float(np.abs(loud).max()))
+    assert enhance.si_snr(quiet, speech[: 2 * SR]) > enhance.si_snr(x, speech[: 2 * SR])
+
+
 def test_deepfilternet3_output_is_deterministic_per_clip(speech):
     enh = enhance.get("deepfilternet3")
     x = _noisy(speech[:SR], 10.0)

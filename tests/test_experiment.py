@@ -360,3 +360,16 @@ def test_forest_grid_on_dask_equals_serial(client):
     assert here.params == there.params
     pd.testing.assert_frame_equal(here.table, there.table)
     np.testing.assert_array_equal(here.model.predict_proba(Xv), there.model.predict_proba(Xv))
+
+
+def test_a_dry_run_never_shares_a_key_with_a_real_run(monkeypatch, tmp_data):
+    """Dry fits stop after 2 batches an epoch: the dry flag is part of the key (and travels to the worker)."""
+    from serlib import profiles
+    from serlib.experiment import Experiment, Task
+
+    task = Task("tests.experiment_tasks:fit_tiny", {"seed": 0, "hidden": 4})
+    monkeypatch.setenv(profiles.DRY_ENV, "0")
+    real = Experiment("99_toy", workers=1).keys([task])
+    monkeypatch.setenv(profiles.DRY_ENV, "1")
+    dry = Experiment("99_toy", workers=1).keys([task])
+    assert real != dry

@@ -106,13 +106,13 @@ def test_dry_caps_keep_the_branches_and_cap_the_amounts(monkeypatch):
     monkeypatch.setenv(profiles.DRY_ENV, "1")
     dry = profiles.resolve("05_densenet_highway", profile="paper", epochs=30)
     assert dry.dry and dry.folds == 1 and dry.seeds == [0] and dry.epochs == 1  # the cap beats a given knob
-    assert dry.corpus_size == profiles.DRY_UTTERANCES and dry.xcorpus_max == profiles.DRY_UTTERANCES
+    assert dry.corpus_size == profiles.DRY_UTTERANCES and dry.xcorpus_max == profiles.DRY_TEST_UTTERANCES
     kept = {k: v for k, v in full.items() if k not in ("folds", "seeds", "epochs", "corpus_size", "xcorpus_max",
                                                        "dry", "dry_capped", "overrides")}
     assert kept and all(dry[k] == v for k, v in kept.items())  # models, widths, augmentations, SNRs ... as in paper
     assert set(dry.dry_capped) == {"folds", "seeds", "epochs", "corpus_size", "xcorpus_max"}
     assert "dry run" in repr(dry)
-    assert profiles.resolve("10_robustness_leaderboard", profile="paper").test_max == profiles.DRY_UTTERANCES
+    assert profiles.resolve("10_robustness_leaderboard", profile="paper").test_max == profiles.DRY_TEST_UTTERANCES
     assert profiles.resolve("01_edrl_mea", profile="smoke", corpus_size=20).corpus_size == 20  # below the cap: kept
     assert profiles.resolve("01_edrl_mea", profile="paper").grid == "paper"
     monkeypatch.setenv(profiles.DRY_ENV, "0")

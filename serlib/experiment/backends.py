@@ -76,6 +76,22 @@ def _worker_device(device: str | None) -> str:
     return f"cuda:{index % torch.cuda.device_count()}"
 
 
+@contextlib.contextmanager
+def _dry(dry: bool) -> Iterator[None]:
+    """The notebook's dry-run flag (``SERLIB_DRY``) inside the task, also on a remote worker."""
+    from serlib import profiles
+
+    before = os.environ.get(profiles.DRY_ENV)
+    os.environ[profiles.DRY_ENV] = "1" if dry else "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(profiles.DRY_ENV, None)
+        else:
+            os.environ[profiles.DRY_ENV] = before
+
+
 def _execute(job: dict, manifests: Mapping[str, pd.DataFrame]) -> dict:
     """Run one task where this is called (here or on a Dask worker) and store its output.
 
@@ -95,7 +111,7 @@ def _execute(job: dict, manifests: Mapping[str, pd.DataFrame]) -> dict:
         deterministic = job["deterministic"]
         if deterministic is None:  # on for CPU, off on CUDA (cuDNN's deterministic kernels are slow)
             deterministic = not device.startswith("cuda")
-        with _task_state(seed, job["threads"], deterministic):
+        with _task_state(seed, job["threads"], deterministic), _dry(job.get("dry", False)):
             out = _check_output(fn(json.loads(json.dumps(job["config"])), ctx), job["fn"])
         run = {"seconds": round(time.perf_counter() - t0, 3), "started": started, "device": device,
                "host": socket.gethostname(), "pid": os.getpid(), "threads": job["threads"],

@@ -223,7 +223,7 @@ class Experiment:
         return {"key": key, "fn": task.fn, "config": task.config, "deps": deps, "index": index,
                 "manifests": list(material["manifests"]), "root": str(self.root.resolve() / "tasks"),
                 "device": self.device, "threads": self.threads, "deterministic": self.deterministic,
-                "record": record}
+                "dry": bool(material["env"].get("dry")), "record": record}
 
     def _serial(self, n_todo: int) -> bool:
         """In-process: no cluster up, no scheduler, and one worker (or at most one task) to run."""

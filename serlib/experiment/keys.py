@@ -115,7 +115,10 @@ def code_modules(fn: str) -> dict[str, str]:
 def _env_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
-    out = {"python": f"{sys.version_info.major}.{sys.version_info.minor}"}
+    from serlib import profiles
+
+    # a dry run's fits (2 batches an epoch, serlib.profiles.is_dry) must never be reused by a real run
+    out = {"python": f"{sys.version_info.major}.{sys.version_info.minor}", "dry": profiles.is_dry()}
     for pkg in KEY_PACKAGES:
         try:
             out[pkg] = version(pkg)

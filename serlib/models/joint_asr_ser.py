@@ -66,7 +66,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from serlib import metrics as _metrics
-from serlib import training
+from serlib import profiles, training
 from serlib.augment import SpeedPerturbation
 from serlib.corpora.schema import EMOTIONS_4
 
@@ -721,7 +721,8 @@ def run_fold(frames: dict[str, pd.DataFrame], *, fold: str, seed: int, kinds: Se
                          train_key=getattr(cond, "key", "clean"),
                          tests=[getattr(t["condition"], "key", "clean") for t in tests],
                          utts={k: list(map(str, v["utt_id"])) for k, v in frames.items()},
-                         fit={k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(fit_kw.items())})
+                         fit={k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(fit_kw.items())},
+                         **({"dry": True} if profiles.is_dry() else {}))  # a dry fit is never reused by a real run
             path = _cache_path(parts)
             if cache and path.is_file():
                 df = pd.read_csv(path, keep_default_na=False, na_values=[""])
