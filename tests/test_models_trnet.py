@@ -681,3 +681,29 @@ def test_embedding_tables_follow_the_stored_order():
     assert list(emo) == ["z", "y", "x", "w"] * 2  # embed_utts are stored in reverse order
     np.testing.assert_array_equal(x[4:], outs[2].extra["embeddings"][1])
     assert trnet.tsne_inputs(outs, m, seed=1, fold="F1") == {}
+
+
+def test_dry_splits_cut_every_part_evenly_and_keep_the_rest():
+    from serlib import profiles
+    from serlib.protocols import Split
+
+    s = Split("F1", train=np.arange(100, 140), val=np.arange(5), test=np.arange(200, 220), source_id="x")
+    (d,) = trnet.dry_splits([s], n=8)
+    assert list(d.train) == [100, 106, 111, 117, 122, 128, 133, 139]  # evenly spaced, first and last kept
+    assert list(d.val) == [0, 1, 2, 3, 4] and len(d.test) == 8 and (d.name, d.source_id) == ("F1", "x")
+    assert len(s.train) == 40  # the input is left as it was
+    (dflt,) = trnet.dry_splits([s])
+    assert len(dflt.train) == len(dflt.test) == profiles.DRY_TEST_UTTERANCES
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        trnet.dry_splits([s], n=0)
+
+
+def test_tsne_inputs_cap_the_utterances_alike_at_every_snr():
+    outs = [_fake_output(s, 0, "F1", n=10) for s in trnet.EMBED_SYSTEMS]
+    m = pd.DataFrame({"utt_id": [f"u{i}" for i in range(10)], "emotion": list("abcdefghij")})
+    ts = trnet.tsne_inputs(outs, m, seed=0, fold="F1", max_utts=3)
+    x, snr, emo = ts["TRNet"]
+    assert x.shape == (6, 3) and list(snr) == ["20 dB"] * 3 + ["0 dB"] * 3
+    assert list(emo) == ["j", "f", "a"] * 2  # embed_utts are reversed: stored rows 0, 4, 9 are u9, u5, u0
+    np.testing.assert_array_equal(x[3:], outs[2].extra["embeddings"][1][[0, 4, 9]])
+    assert trnet.tsne_inputs(outs, m, seed=0, fold="F1", max_utts=None)["TRNet"][0].shape == (20, 3)

@@ -138,6 +138,7 @@ __all__ = [
     "train_condition",
     "test_conditions",
     "prepare",
+    "dry_splits",
     "grid",
     "run_task",
     "predictions",
@@ -995,6 +996,27 @@ def prepare(manifest, splits: Sequence[Any], config: Mapping[str, Any], *, n_job
             "test conditions": len(test_conditions(config))}
 
 
+def dry_splits(splits: Sequence[Any], n: int | None = None) -> list:
+    """The splits with each part (train, val, test) cut to at most ``n`` utterances (default
+    :data:`serlib.profiles.DRY_TEST_UTTERANCES`), evenly spaced over the part so that its speakers and
+    emotions stay mixed: for dry runs, where every utterance is enhanced under the paper's whole
+    condition grid (``train_copies`` training draws, every test SNR of both noise families) and passes
+    through paper-size models, which dominates the run's time. Every branch still executes."""
+    import dataclasses
+
+    from serlib import profiles
+
+    n = profiles.DRY_TEST_UTTERANCES if n is None else int(n)
+    if n < 1:
+        raise ValueError(f"dry_splits: n must be >= 1, got {n}")
+
+    def cut(idx: np.ndarray) -> np.ndarray:
+        idx = np.asarray(idx)
+        return idx if len(idx) <= n else idx[np.unique(np.linspace(0, len(idx) - 1, n).round().astype(int))]
+
+    return [dataclasses.replace(s, train=cut(s.train), val=cut(s.val), test=cut(s.test)) for s in splits]
+
+
 def grid(manifest, splits: Sequence[Any], seeds: Sequence[int], config: Mapping[str, Any],
          systems: Sequence[str] = SYSTEMS) -> list:
     """The notebook's grid: one :class:`serlib.experiment.Task` per system x seed x split.
@@ -1169,10 +1191,12 @@ def alignment_rows(emb: Mapping[tuple, np.ndarray]) -> Any:
     return pd.DataFrame(rows)
 
 
-def tsne_inputs(outputs: Sequence[Any], manifest, *, seed: int, fold: str) -> dict[str, tuple]:
+def tsne_inputs(outputs: Sequence[Any], manifest, *, seed: int, fold: str, max_utts: int | None = 500) -> dict[str, tuple]:
     """For the t-SNE maps of one run: ``{system: (X, snr_labels, emotions)}`` with the kept
     representations of every test SNR stacked (``X`` ``(S*N, D)``), ``"20 dB"``-style labels and the
-    utterances' emotions (from ``manifest``); systems with fewer than two SNRs are left out."""
+    utterances' emotions (from ``manifest``); systems with fewer than two SNRs are left out. At most
+    ``max_utts`` test utterances (evenly spaced; the paper maps 500) enter, the same ones in every
+    map and at every SNR (None: all)."""
     emo = manifest.set_index(manifest["utt_id"].astype(str))["emotion"]
     out = {}
     for o in outputs:
@@ -1181,9 +1205,12 @@ def tsne_inputs(outputs: Sequence[Any], manifest, *, seed: int, fold: str) -> di
         snrs, x = o.extra["embed_snrs"], o.extra["embeddings"]
         if len(snrs) < 2:
             continue
-        n = x.shape[1]
-        labels = np.repeat([f"{s:g} dB" for s in snrs], n)
-        out[o.config["system"]] = (x.reshape(-1, x.shape[2]), labels, np.tile(emo.loc[o.extra["embed_utts"]].to_numpy(), len(snrs)))
+        keep = np.arange(x.shape[1])
+        if max_utts is not None and len(keep) > max_utts:
+            keep = np.unique(np.linspace(0, len(keep) - 1, max_utts).round().astype(int))
+        x, utts = x[:, keep], np.asarray(o.extra["embed_utts"])[keep]
+        labels = np.repeat([f"{s:g} dB" for s in snrs], len(keep))
+        out[o.config["system"]] = (x.reshape(-1, x.shape[2]), labels, np.tile(emo.loc[utts].to_numpy(), len(snrs)))
     return {s: out[s] for s in EMBED_SYSTEMS if s in out}
 
 
