@@ -684,18 +684,21 @@ def test_embedding_tables_follow_the_stored_order():
 
 
 def test_dry_splits_cut_every_part_evenly_and_keep_the_rest():
-    from serlib import profiles
     from serlib.protocols import Split
 
     s = Split("F1", train=np.arange(100, 140), val=np.arange(5), test=np.arange(200, 220), source_id="x")
-    (d,) = trnet.dry_splits([s], n=8)
+    (d,) = trnet.dry_splits([s], {"train": 8, "val": 6, "test": 3})
     assert list(d.train) == [100, 106, 111, 117, 122, 128, 133, 139]  # evenly spaced, first and last kept
-    assert list(d.val) == [0, 1, 2, 3, 4] and len(d.test) == 8 and (d.name, d.source_id) == ("F1", "x")
-    assert len(s.train) == 40  # the input is left as it was
+    assert list(d.val) == [0, 1, 2, 3, 4] and list(d.test) == [200, 210, 219]
+    assert (d.name, d.source_id) == ("F1", "x") and len(s.train) == 40  # the input is left as it was
     (dflt,) = trnet.dry_splits([s])
-    assert len(dflt.train) == len(dflt.test) == profiles.DRY_TEST_UTTERANCES
-    with pytest.raises(ValueError, match="n must be >= 1"):
-        trnet.dry_splits([s], n=0)
+    assert {k: len(getattr(dflt, k)) for k in ("train", "val", "test")} == {"train": 8, "val": 4, "test": 4}
+    (only,) = trnet.dry_splits([s], {"test": 2})
+    assert len(only.train) == 40 and len(only.test) == 2
+    with pytest.raises(ValueError, match=r"got \{'test': 0\}"):
+        trnet.dry_splits([s], {"test": 0})
+    with pytest.raises(ValueError, match="got {'select': 3}"):
+        trnet.dry_splits([s], {"select": 3})
 
 
 def test_tsne_inputs_cap_the_utterances_alike_at_every_snr():
