@@ -66,7 +66,7 @@ from serlib.results import (  # noqa: E402
 __all__ = [
     "save", "enable_inline", "metric_label", "metric_vs_snr", "relative_drop", "score_table", "bars",
     "leaderboard_auc", "relative_change", "confusion_matrix", "tsne", "bar_compare", "spectrograms", "segment",
-    "snr_check", "corpus_overview", "audio_grid", "Figure",
+    "snr_check", "corpus_overview", "audio_grid", "difficulty", "Figure",
 ]
 
 _LABELS = {"uar": "UAR", "accuracy": "Accuracy (WAR)", "f1": "F1", "macro_f1": "Macro F1", "ccc": "CCC",
@@ -1126,10 +1126,12 @@ def snr_check(table: pd.DataFrame, *, name: str | None = None) -> Figure:
     data = table.assign(offset=table["snr_measured"].astype(float) - table["snr_target"].astype(float),
                         target=table["snr_target"].map("{:g} dB".format))
     order = [f"{v:g} dB" for v in sorted(table["snr_target"].astype(float).unique())]
-    fig = Figure(figsize=(7.2, 3.6), layout="constrained")
+    n_types = table["noise_type"].nunique()
+    ncol = 1 if n_types <= 10 else 2 if n_types <= 20 else 3        # many types: a legend in columns, still in view
+    fig = Figure(figsize=(7.2 + 1.6 * (ncol - 1), 3.6 + 0.12 * max(0, n_types // ncol - 12)), layout="constrained")
     ax = fig.subplots()
     sns.stripplot(data=data, x="target", y="offset", hue="noise_type", order=order, dodge=True, size=4, jitter=0.15,
-                  palette="colorblind", ax=ax)
+                  palette="colorblind" if n_types <= 10 else "husl", ax=ax)
     ax.axhline(0.0, color="0.3", lw=1, ls="--", zorder=0)
     worst = float(np.nanmax(np.abs(data["offset"]))) if len(data) else 0.0
     lim = max(1.0, 1.2 * worst)
@@ -1140,7 +1142,8 @@ def snr_check(table: pd.DataFrame, *, name: str | None = None) -> Figure:
     ax.grid(axis="y", alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
     ax.legend(handles + [Line2D([], [], color="0.3", lw=1, ls="--")], labels + ["exact (measured = target)"],
-              title="noise type", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+              title="noise type", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+              ncol=ncol)
     return _finish(fig, name)
 
 
@@ -1204,6 +1207,66 @@ def audio_grid(rows: dict[str, dict[str, np.ndarray]], sr: int = 16_000, *, row_
 
 
 enable_inline()  # inside a Jupyter kernel: figures drawn here show under the cell that drew them
+
+
+# --------------------------------------------------------------------------- 00_data_tour: difficulty check
+def difficulty(
+    folds: pd.DataFrame,
+    *,
+    metric: str = "uar",
+    band: tuple[float, float] | None = None,
+    chance: float | None = None,
+    title: str | None = None,
+    name: str | None = None,
+) -> Figure:
+    """Per test condition, the mean ``metric`` over folds (bar) and every fold's value (dots).
+
+    ``folds`` has one row per ``condition`` x ``fold`` with a ``metric`` column (a fraction, as
+    :func:`serlib.models.forest.cross_validate_conditions` returns per fold); conditions keep their
+    order of appearance (put ``clean`` first). ``band`` (fractions) shades a target range, ``chance``
+    draws the dashed chance line; the legend sits outside the axes.
+    """
+    need = {"condition", "fold", metric}
+    if not need <= set(folds.columns):
+        raise ValueError(f"difficulty: folds lack columns {sorted(need - set(folds.columns))}")
+    if folds.empty:
+        raise ValueError("difficulty: no folds to draw")
+    scale = 100.0 if percent_metric(metric) else 1.0
+    conds = list(dict.fromkeys(folds["condition"]))
+    fold_names = list(dict.fromkeys(folds["fold"]))
+    styles = _styles([str(f) for f in fold_names])
+    fig = Figure(figsize=(1.6 + 1.5 * len(conds) + 2.4, 3.6), layout="constrained")
+    ax = fig.subplots()
+    means = folds.groupby("condition", sort=False)[metric].mean().reindex(conds) * scale
+    ax.bar(range(len(conds)), means.to_numpy(), 0.6, color="0.85", edgecolor="0.4", lw=0.6, label="mean over folds")
+    for x, m in enumerate(means):  # the mean inside the bar's foot, clear of the fold dots
+        ax.annotate(f"mean {m:.1f}" if scale == 100.0 else f"mean {m:.2f}", (x, 0), xytext=(0, 4),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=8, color="0.2")
+    offsets = np.linspace(-0.2, 0.2, len(fold_names)) if len(fold_names) > 1 else [0.0]
+    for off, f in zip(offsets, fold_names):
+        color, marker, _ = styles[str(f)]
+        sub = folds[folds["fold"] == f].set_index("condition")[metric].reindex(conds) * scale
+        ax.plot(np.arange(len(conds)) + off, sub.to_numpy(), ls="none", marker=marker, ms=5, color=color,
+                label=str(f))
+    values = list(folds[metric].astype(float) * scale)
+    if band is not None:
+        ax.axhspan(band[0] * scale, band[1] * scale, color="tab:green", alpha=0.12, lw=0, zorder=0,
+                   label=f"target band ({band[0] * scale:g}-{band[1] * scale:g}{' %' if scale == 100.0 else ''})")
+        values += [band[0] * scale, band[1] * scale]
+    if chance is not None:
+        ax.axhline(chance * scale, color="0.25", ls="--", lw=1, label=f"chance ({chance * scale:g}"
+                   f"{' %' if scale == 100.0 else ''})")
+        values.append(chance * scale)
+    lo, hi = _limits(values + [0.0], _bounds(metric))
+    ax.set_ylim(0.0 if lo >= 0 else lo, min(hi + 0.04 * (hi - lo), _bounds(metric)[1] or np.inf))
+    ax.set_xticks(range(len(conds)))
+    ax.set_xticklabels([_wrap(str(c), 16) for c in conds], fontsize="small")
+    ax.set_xlabel("Test condition")
+    ax.set_ylabel(metric_label(metric))
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title(title or f"{metric_label(metric).split(' (')[0]} per fold and test condition")
+    fig.legend(*ax.get_legend_handles_labels(), title="test fold", loc="outside right upper", fontsize="small",
+               frameon=False)
 
 
 # --------------------------------------------------------------------------- 03_trnet

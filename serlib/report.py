@@ -407,12 +407,37 @@ def overview_markdown(results_dir: str | Path | None = None, *, level: int = 2, 
         f"{h} The runs behind these tables", "",
         runs_markdown(results_dir),
     ]
-    times = runtimes_markdown(results_dir)
+    times, estimate = runtimes_markdown(results_dir), paper_estimate_markdown(results_dir)
+    if times or estimate:
+        parts += ["", f"{h} How long each notebook takes", ""]
     if times:
-        parts += ["", f"{h} How long each notebook takes", "",
-                  "Wall time of each notebook run by `python -m serlib.run` (latest per notebook, profile and device; "
+        parts += ["Wall time of each notebook run by `python -m serlib.run` (latest per notebook, profile and device; "
                   "`results/runtimes.json`).", "", times]
-    return "\n".join(parts)
+    if estimate:
+        parts += ["" if times else None, estimate]
+    return "\n".join(p for p in parts if p is not None)
+
+
+def paper_estimate_markdown(results_dir: str | Path | None = None) -> str:
+    """The ``paper`` profile's estimated wall time per notebook on the benchmark's CPU, from
+    ``results/benchmarks/paper_estimate.json`` (``benchmarks/bench_paper_estimate.py``: measured unit costs
+    x the profile's counts), or ``""`` when that file is absent."""
+    folder = Path(results_dir) if results_dir is not None else paths.results_dir()
+    f = folder / "benchmarks" / "paper_estimate.json"
+    if not f.is_file():
+        return ""
+    est = json.loads(f.read_text())
+    try:
+        nbs, machine = est["notebooks"], est["machine"]
+        rows = [[nb, f"{v['total_h']:,.1f} h" if v["total_h"] < 48 else f"{v['total_days']:,.0f} days", v["counts"]]
+                for nb, v in sorted(nbs.items())]
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"{f}: not the format of benchmarks/bench_paper_estimate.py (missing {e}); rerun it") from None
+    cpu = f"{machine.get('cpus', '?')} CPU cores, {machine.get('torch_threads', '?')} torch threads"
+    return "\n".join([f"The `paper` profile, estimated for one process on this benchmark machine ({cpu}) from measured "
+                      "per-batch, per-tree and per-utterance costs times the profile's counts "
+                      f"(`results/benchmarks/paper_estimate.json`; {est.get('caveat', '')}):", "",
+                      _markdown(["notebook", "estimated wall time (paper profile, CPU)", "what is counted"], rows)])
 
 
 def summary_markdown(df: pd.DataFrame, *, confidence: float = 0.95, results_dir: str | Path | None = None) -> str:

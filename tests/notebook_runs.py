@@ -22,6 +22,26 @@ def emodb_params(name: str, shared: Path) -> dict:
     return {k: v for k, v in params.items() if k in declared}
 
 
+def per_notebook_classes(what: str, test_name: str, body, names: list[str]) -> dict[str, type]:
+    """One pytest class per notebook, ``Test<what>_<NN>`` with a single method ``test_name`` that calls
+    ``body(name, **fixtures)``. ``pytest -n 2 --dist loadscope`` schedules whole classes (a module of plain
+    test functions is one unit), so the notebook runs of one module spread over the workers."""
+    import inspect
+
+    fixtures = list(inspect.signature(body).parameters)[1:]
+    classes = {}
+    for name in names:
+        def test(self, _name=name, **kw):
+            body(_name, **kw)
+        test.__signature__ = inspect.Signature(
+            [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+            + [inspect.Parameter(f, inspect.Parameter.KEYWORD_ONLY) for f in fixtures])
+        test.__name__ = test_name
+        cls = f"Test{what}_{name.split('_')[0]}"
+        classes[cls] = type(cls, (), {test.__name__: test, "__doc__": f"{what}: {name}"})
+    return classes
+
+
 def check(outcome: run.Outcome) -> None:
     """The notebook ran, and a reader sees nothing broken in it (:func:`serlib.run.notebook_problems`)."""
     assert outcome.status == "ok", f"{outcome.notebook}: {outcome.error} (see {outcome.output})"

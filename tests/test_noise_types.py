@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile as sf
 
@@ -69,6 +70,23 @@ def test_types_for_reads_the_settings_and_knows_what_the_user_gave(esc10):
     trnet = profiles.resolve("03_trnet", profile="smoke", unmatched_noise="esc10", unmatched_noise_root=str(esc10))
     types, why = noise.types_for(trnet, "unmatched_types", "unmatched_noise")
     assert types == ["crackling_fire", "dog", "rain"] and "esc10" in why
+
+
+def test_esc50_reads_the_esc10_release_and_nothing_else(esc10, tmp_path):
+    # `-p noise esc50 -p noise_root <ESC-10 folder>`: ESC-10 is the ESC-50 subset with the same category names
+    as_esc50 = noise.load_noise("esc50", esc10)
+    pd.testing.assert_frame_equal(as_esc50, noise.load_noise("esc10", esc10))
+    cfg = profiles.resolve("00_data_tour", profile="smoke", noise="esc50", noise_root=str(esc10))
+    types, why = noise.types_for(cfg)
+    assert set(types) <= {"crackling_fire", "dog", "rain"} and types and "esc50 bank" in why
+    wav = 0.1 * np.sin(np.arange(8000) / 5).astype(np.float32)
+    cond = noise.Condition(types[0], 0, bank="esc50", root=str(esc10))
+    _, speech, noise_part, info = cond.apply_with_parts(wav, "u1")
+    assert info["clip_id"].startswith(types[0]) and noise.measure_snr(speech, noise_part) == pytest.approx(0, abs=0.1)
+    other = tmp_path / "inoise" / "Indoor_cafeteria"                    # another layout stays refused
+    clip(other / "a.wav", 0, 16000, "wav")
+    with pytest.raises(noise.NoiseLayoutError, match="not a esc50 folder.*'inoise' layout"):
+        noise.load_noise("esc50", other.parent)
 
 
 def test_synthetic_bank_refuses_a_recorded_folder_as_root(esc10):

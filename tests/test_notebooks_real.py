@@ -12,16 +12,19 @@ import time
 
 import pytest
 
-from tests.notebook_runs import check, emodb_params, folder_corpus
+from tests.notebook_runs import check, emodb_params, folder_corpus, per_notebook_classes
 from serlib import profiles, run
 
 pytestmark = pytest.mark.notebook
 
 
-@pytest.mark.parametrize("name", run.available_notebooks())
-def test_notebook_runs_on_real_emodb(name, shared_data, kernel, tmp_path, monkeypatch):
+def run_on_real_emodb(name, shared_data, kernel, tmp_path, monkeypatch):
     monkeypatch.setenv(profiles.ENV_VAR, "smoke")
     check(run.execute(name, "smoke", emodb_params(name, shared_data), tmp_path, kernel))
+
+
+# one test class per notebook: ``--dist loadscope`` schedules classes, so the runs spread over the workers
+globals().update(per_notebook_classes("OnRealEmoDB", "test_notebook_runs_on_real_emodb", run_on_real_emodb, run.available_notebooks()))
 
 
 def test_paper_2_refuses_a_corpus_without_ratings_in_seconds(shared_data, kernel, tmp_path, monkeypatch):

@@ -213,6 +213,23 @@ def test_runtimes_table_from_the_runner_records(tmp_path):
         Rep.runtimes_markdown(tmp_path)
 
 
+def test_paper_estimate_table_from_the_benchmark(tmp_path):
+    assert Rep.paper_estimate_markdown(tmp_path) == ""                       # no benchmark: nothing shown
+    (tmp_path / "benchmarks").mkdir()
+    est = {"machine": {"cpus": 2, "torch_threads": 2}, "caveat": "an upper bound",
+           "notebooks": {"03_trnet": {"total_h": 6575.8, "total_days": 274.0, "counts": "30 runs"},
+                         "00_data_tour": {"total_h": 0.3, "total_days": 0.0, "counts": "5 folds"}}}
+    (tmp_path / "benchmarks" / "paper_estimate.json").write_text(json.dumps(est))
+    md = Rep.paper_estimate_markdown(tmp_path)
+    assert [r for r in md.splitlines() if r.startswith("| 0")] == ["| 00_data_tour | 0.3 h | 5 folds |",
+                                                                    "| 03_trnet | 274 days | 30 runs |"]
+    assert "2 CPU cores" in md and "an upper bound" in md
+    assert "How long each notebook takes" in Rep.overview_markdown(tmp_path)  # shown without runtimes.json too
+    (tmp_path / "benchmarks" / "paper_estimate.json").write_text(json.dumps({"notebooks": {}}))
+    with pytest.raises(ValueError, match="paper_estimate.json.*bench_paper_estimate"):
+        Rep.paper_estimate_markdown(tmp_path)
+
+
 def test_reading_one_sentence_per_claim_from_the_records():
     """The notebooks' "Reading the results" verdicts come from the records, not from typed text."""
     import pandas as pd

@@ -2,7 +2,9 @@
 
 - :func:`cross_validate`: train on each split's training part, predict its test part (clean or noisy
   test features), pooled predictions + per-fold UAR; optional A/V random-forest regressors (CCC).
-  This is the corpus difficulty check of the data tour and ``scripts/difficulty_check.py``.
+  This is the corpus difficulty check of the data tour and ``scripts/difficulty_check.py``;
+  :func:`cross_validate_conditions` fits each fold once for several test conditions, and
+  :func:`difficulty_reading` words the result (every number from the run).
 - :func:`fit_grid`: paper 1's baseline: a grid search over ``n_estimators`` x ``max_depth`` selected on a
   speaker-disjoint **validation** set (never the test set), refit on train. Inside
   ``serlib.experiment.joblib_backend(exp)`` the grid's forests are fitted on the experiment's Dask
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,6 +38,13 @@ class CVResult:
     pred: np.ndarray
     folds: pd.DataFrame
     regression: dict[str, np.ndarray] = field(default_factory=dict)
+    fold: np.ndarray | None = None
+    """The name of the fold that tested each utterance (rows aligned with the manifest)."""
+
+    def predictions(self, manifest: pd.DataFrame, target: str = "emotion") -> pd.DataFrame:
+        """One row per utterance: ``utt_id, fold, y_true, y_pred`` (for :func:`serlib.metrics.single_class`)."""
+        return pd.DataFrame({"utt_id": manifest["utt_id"].to_numpy(), "fold": self.fold,
+                             "y_true": manifest[target].to_numpy(), "y_pred": self.pred})
 
     def summary(self, manifest: pd.DataFrame, target: str = "emotion", labels: Sequence | None = None) -> dict:
         """UAR/WAR of the pooled predictions, fold spread, confusion, and CCC of any regressors."""
@@ -65,32 +74,81 @@ def cross_validate(
 
     ``X_test`` (default ``X``) lets a clean-trained model be tested on noisy features of the same
     utterances (rows aligned with ``manifest``). ``regress`` names continuous columns (e.g. arousal,
-    valence) to predict with random-forest regressors as well.
+    valence) to predict with random-forest regressors as well. Several test conditions:
+    :func:`cross_validate_conditions` (one fit per fold for all of them).
+    """
+    return cross_validate_conditions(manifest, X, splits, {"test": X if X_test is None else X_test}, target=target,
+                                     regress=regress, trees=trees, seed=seed, n_jobs=n_jobs)["test"]
+
+
+def cross_validate_conditions(
+    manifest: pd.DataFrame,
+    X: np.ndarray,
+    splits: Sequence,
+    tests: Mapping[str, np.ndarray],
+    *,
+    target: str = "emotion",
+    regress: Sequence[str] = (),
+    trees: int = 300,
+    seed: int = 0,
+    n_jobs: int | None = None,
+) -> dict[str, CVResult]:
+    """:func:`cross_validate` for several test conditions: each fold's forests are fitted once on ``X``
+    (e.g. clean features) and tested on every ``tests[name]`` (features of the same utterances under
+    condition ``name``). Returns one :class:`CVResult` per condition, each the same as
+    ``cross_validate(manifest, X, splits, tests[name], ...)`` (same seed, same trees) at a fraction of the
+    cost. ``folds`` holds per fold ``fold, n, uar, war`` and ``ccc_<dim>`` for every regressed ``dim``.
+    In a dry run (:func:`serlib.profiles.is_dry`) the forests have at most :data:`~serlib.profiles.DRY_TREES`
+    trees (the regressors 10), as in :func:`fit_grid`.
     """
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
+    from serlib import profiles
+
     n_jobs = -1 if n_jobs is None else n_jobs  # None = all cores, as elsewhere in serlib (same trees either way)
+    if profiles.is_dry():  # dry run: the same code path with tiny forests
+        trees = min(trees, profiles.DRY_TREES)
     X = np.asarray(X)
-    X_test = X if X_test is None else np.asarray(X_test)
-    if len(X) != len(manifest) or X_test.shape != X.shape:
-        raise ValueError(f"features ({X.shape}, test {X_test.shape}) do not match the manifest ({len(manifest)} rows)")
+    tests = {name: np.asarray(Xt) for name, Xt in tests.items()}
+    if not tests:
+        raise ValueError("cross_validate_conditions: no test conditions given")
+    for name, Xt in tests.items():
+        if len(X) != len(manifest) or Xt.shape != X.shape:
+            raise ValueError(f"features ({X.shape}, test {name!r} {Xt.shape}) do not match the manifest "
+                             f"({len(manifest)} rows)")
+    tested = np.concatenate([s.test for s in splits]) if len(splits) else np.array([], dtype=int)
+    if len(tested) != len(manifest) or len(np.unique(tested)) != len(manifest):
+        raise ValueError("the splits do not test every utterance exactly once; pooled predictions need that")
     y = manifest[target].to_numpy()
-    pred = np.empty(len(manifest), dtype=object)
-    reg = {dim: np.full(len(manifest), np.nan) for dim in regress}
-    folds = []
+    targets = {dim: manifest[dim].to_numpy(dtype=float) for dim in regress}
+    pred = {name: np.empty(len(manifest), dtype=object) for name in tests}
+    reg = {name: {dim: np.full(len(manifest), np.nan) for dim in regress} for name in tests}
+    folds: dict[str, list[dict]] = {name: [] for name in tests}
+    fold = np.empty(len(manifest), dtype=object)
     for split in splits:
         tr, te = split.train, split.test
+        fold[te] = split.name
         clf = RandomForestClassifier(n_estimators=trees, n_jobs=n_jobs, random_state=seed).fit(X[tr], y[tr])
-        pred[te] = clf.predict(X_test[te])
-        folds.append({"fold": split.name, "uar": metrics.uar(y[te], pred[te]), "n": int(len(te))})
-        for dim, out in reg.items():
-            r = RandomForestRegressor(n_estimators=max(trees // 2, 10), min_samples_leaf=3, n_jobs=n_jobs,
-                                      random_state=seed).fit(X[tr], manifest[dim].to_numpy(dtype=float)[tr])
-            out[te] = r.predict(X_test[te])
-    tested = np.concatenate([s.test for s in splits])
-    if len(np.unique(tested)) != len(manifest):
-        raise ValueError("the splits do not test every utterance exactly once; pooled predictions need that")
-    return CVResult(pred=pred, folds=pd.DataFrame(folds), regression=reg)
+        regs = {dim: RandomForestRegressor(n_estimators=max(trees // 2, 10), min_samples_leaf=3, n_jobs=n_jobs,
+                                           random_state=seed).fit(X[tr], t[tr]) for dim, t in targets.items()}
+        for name, Xt in tests.items():
+            pred[name][te] = clf.predict(Xt[te])
+            row = {"fold": split.name, "n": int(len(te)), "uar": metrics.uar(y[te], pred[name][te]),
+                   "war": metrics.war(y[te], pred[name][te])}
+            for dim, r in regs.items():
+                reg[name][dim][te] = r.predict(Xt[te])
+                row[f"ccc_{dim}"] = _ccc_or_nan(targets[dim][te], reg[name][dim][te])
+            folds[name].append(row)
+    return {name: CVResult(pred=pred[name], folds=pd.DataFrame(folds[name]), regression=reg[name], fold=fold.copy())
+            for name in tests}
+
+
+def _ccc_or_nan(t: np.ndarray, p: np.ndarray) -> float:
+    """CCC of one fold, NaN where it is undefined (constant targets and predictions, e.g. a tiny fold)."""
+    try:
+        return metrics.ccc(t, p)
+    except ValueError:
+        return float("nan")
 
 
 @dataclass
@@ -175,3 +233,85 @@ def _val_score(X_train, y_train, X_val, y_val, n_est: int, depth: int, seed: int
 
     clf = RandomForestClassifier(n_estimators=n_est, max_depth=depth, n_jobs=1, random_state=seed)
     return score(y_val, clf.fit(X_train, y_train).predict(X_val))
+
+
+# --------------------------------------------------------------------------- the data tour's difficulty check
+TARGET_UAR = (0.55, 0.75)
+"""The clean 4-class UAR of eGeMAPS + RF (speaker-independent folds) the embedded corpus is built to reach:
+IEMOCAP-like difficulty (IEMOCAP itself: about 55-60 %), neither a toy nor noise."""
+
+SAME_AROUSAL = ({"angry", "happy"}, {"neutral", "sad"})
+"""Emotion pairs that share an arousal level: IEMOCAP's typical confusions stay within them."""
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+MIN_UTTERANCES = 200
+"""Fewer tested utterances than this (smoke, dry runs) are too few to place a corpus against the band."""
+
+
+def difficulty_reading(cv: Mapping[str, CVResult], manifest: pd.DataFrame, *, clean: str = "clean",
+                       target: str = "emotion", band: tuple[float, float] = TARGET_UAR, embedded: bool = True,
+                       min_utterances: int = MIN_UTTERANCES) -> str:
+    """The data tour's reading of its difficulty check, in Markdown, every number taken from ``cv``.
+
+    ``cv`` maps test condition -> :class:`CVResult` (:func:`cross_validate_conditions`; the
+    ``clean`` entry is the clean test, every other a noisy test of the same clean-trained forests).
+    Says where the pooled clean UAR falls against ``band`` (the embedded corpus's design target;
+    ``embedded=False``: a real corpus, for which the band is only a reference point), the chance
+    level, the most frequent confusion and whether it stays within an arousal level, arousal vs
+    valence CCC when regressors ran, and per noisy condition the UAR, its drop from clean (points
+    and share of the clean score) and how many folds fell to chance or below. With fewer than
+    ``min_utterances`` utterances it says that they are too few to place the corpus at all.
+    """
+    if clean not in cv:
+        raise KeyError(f"difficulty_reading: no {clean!r} condition in {list(cv)}")
+    y = manifest[target]
+    labels = sorted(y.dropna().unique())
+    chance = 1.0 / len(labels)
+    ref = cv[clean]
+    s = ref.summary(manifest, target, labels=labels)
+    u, f = s["uar"], ref.folds["uar"]
+    lo, hi = band
+    where = "inside" if lo <= u <= hi else "below" if u < lo else "above"
+    verdict = {"inside": "as hard as it was built to be", "below": "harder than intended",
+               "above": "easier than intended"}[where]
+    head = (f"**Clean speech.** Pooled UAR {_pct(u)} over {len(manifest)} utterances in {len(f)} folds (per fold "
+            f"{_pct(f.min())} to {_pct(f.max())}; chance {_pct(chance)} for {len(labels)} classes)")
+    if len(manifest) < min_utterances:
+        head += (f". Fewer than {min_utterances} utterances are too few to place the corpus against the IEMOCAP-like "
+                 f"band of {100 * lo:.0f}-{100 * hi:.0f} %: run the quick profile.")
+    else:
+        head += (f": {where} the IEMOCAP-like band of {100 * lo:.0f}-{100 * hi:.0f} %"
+                 + (f", so the corpus is {verdict}." if embedded else
+                    ", the embedded corpus's design target (a reference point here, not a requirement of a real "
+                    "corpus)."))
+    text = [head]
+    conf = s["confusion"].astype(float)
+    rates = conf.div(conf.sum(axis=1).replace(0, np.nan), axis=0)
+    off = rates.where(~np.eye(len(rates), dtype=bool)).stack()
+    if len(off) and off.max() > 0:
+        t, p = off.idxmax()
+        within = any({t, p} <= pair for pair in SAME_AROUSAL)
+        text.append(f"The most frequent confusion is {t} taken for {p} ({_pct(off.max())} of the {t} utterances), "
+                    + ("within one arousal level, as in IEMOCAP." if within else "across arousal levels."))
+    ccc = {k.removeprefix("ccc_"): v for k, v in s.items() if k.startswith("ccc_")}
+    if {"arousal", "valence"} <= set(ccc):
+        easier = "easier" if ccc["arousal"] > ccc["valence"] else "not easier"
+        text.append(f"Regressing the ratings, arousal (CCC {ccc['arousal']:.2f}) is {easier} than valence "
+                    f"(CCC {ccc['valence']:.2f}).")
+    for name, r in cv.items():
+        if name == clean:
+            continue
+        un = metrics.uar(y.to_numpy(), r.pred)
+        low = int((r.folds["uar"] <= chance).sum())
+        if un <= u:
+            change = (f"{100 * (u - un):.1f} points below clean"
+                      + (f" ({_pct((u - un) / u)} of the clean score lost)" if u > 0 else ""))
+        else:
+            change = f"{100 * (un - u):.1f} points above clean"
+        text.append(f"**{name}** (trained on clean speech): UAR {_pct(un)}, {change}; {low} of {len(r.folds)} "
+                    "folds at or below chance.")
+    return "\n\n".join(text)

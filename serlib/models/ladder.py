@@ -75,7 +75,7 @@ Choices where the papers are vague (the notebook narrates them):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +83,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+import pandas as pd
 
 from serlib.metrics import ccc_loss as _metrics_ccc_loss
 
@@ -129,7 +131,9 @@ class Dense(nn.Module):
     """Supervised baseline: dropout(0.5) -> 256 ReLU -> dropout(0.5) -> 256 ReLU -> linear 1.
 
     ``n_outputs`` > 1 makes it a classifier (logits of ``n_outputs`` classes, trained with
-    cross-entropy by :func:`train_step`; the leaderboard's categorical track).
+    cross-entropy by :func:`train_step`; the leaderboard's categorical track). In train mode
+    ``forward(x, noise)`` takes the dropout masks from ``noise`` (:meth:`noise_plan`,
+    :func:`draw_noise`) or, when None, draws them from torch's global generator.
     """
 
     def __init__(self, n_features: int, hidden: Sequence[int] = (256, 256), dropout: float = 0.5,
@@ -137,6 +141,8 @@ class Dense(nn.Module):
         super().__init__()
         _check_sizes(n_features, hidden)
         _check_outputs(n_outputs)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.n_outputs = int(n_outputs)
         layers: list[nn.Module] = []
         d = n_features
@@ -147,9 +153,59 @@ class Dense(nn.Module):
         self.net = nn.Sequential(*layers)
         self.n_features = n_features
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def noise_plan(self, batch: int) -> list[tuple[str, tuple[int, ...], float]]:
+        """The random draws of one training forward pass on ``batch`` items (see :func:`draw_noise`)."""
+        if not self.training:
+            return []
+        return [("keep", (batch, m.in_features), 1.0 - d.p) for d, m in zip(self.net, self.net[1:])
+                if isinstance(d, nn.Dropout) and isinstance(m, nn.Linear) and d.p > 0]
+
+    def forward(self, x: torch.Tensor, noise: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
         _check_input(x, self.n_features)
-        return self.net(x).squeeze(-1)
+        masks = iter(_noise_for(self, x, noise))
+        h = x
+        for layer in self.net:
+            if isinstance(layer, nn.Dropout):
+                h = h * next(masks) if self.training and layer.p > 0 else h
+            else:
+                h = layer(h)
+        return h.squeeze(-1)
+
+
+# --------------------------------------------------------------------------- randomness
+def draw_noise(plan: Sequence[tuple[str, tuple[int, ...], float]], generator: torch.Generator | None = None,
+               device: torch.device | str | None = None) -> list[torch.Tensor]:
+    """The random tensors of a model's :meth:`noise_plan`, drawn in order on the CPU from ``generator``
+    (None = torch's global generator) and moved to ``device``.
+
+    ``("keep", shape, q)``: an inverted-dropout mask (1/q with probability q, else 0);
+    ``("normal", shape, std)``: Gaussian noise of standard deviation ``std``. The same generator
+    state gives the same tensors whichever path asks for them, which is what lets
+    :func:`train_batched` reproduce :func:`train_model` seed for seed.
+    """
+    out = []
+    for kind, shape, v in plan:
+        if kind == "keep":
+            t = (torch.rand(shape, generator=generator) < v).float() / v
+        elif kind == "normal":
+            t = torch.randn(shape, generator=generator) * v
+        else:
+            raise ValueError(f"unknown noise kind {kind!r} (keep | normal)")
+        out.append(t if device is None else t.to(device))
+    return out
+
+
+def _noise_for(model: nn.Module, x: torch.Tensor, noise: Sequence[torch.Tensor] | None,
+               plan: Sequence | None = None) -> list[torch.Tensor]:
+    """``noise`` checked against the model's plan, or drawn now from the global generator."""
+    plan = model.noise_plan(x.shape[0]) if plan is None else plan
+    if noise is None:
+        return draw_noise(plan, None, x.device)
+    noise = list(noise)
+    if len(noise) != len(plan) or any(tuple(t.shape) != tuple(s) for t, (_, s, _) in zip(noise, plan)):
+        raise ValueError(f"noise: expected {[tuple(s) for _, s, _ in plan]} (noise_plan), got "
+                         f"{[tuple(t.shape) for t in noise]}")
+    return noise
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -174,8 +230,9 @@ class _BatchNorm(nn.Module):
                 with torch.no_grad():
                     n = z.shape[0]
                     unbiased = var * n / max(n - 1, 1)
-                    self.running_mean.lerp_(mean.detach(), self.momentum)
-                    self.running_var.lerp_(unbiased.detach(), self.momentum)
+                    # (1 - m) * running + m * batch, in place (works under torch.func.vmap)
+                    self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean.detach())
+                    self.running_var.mul_(1 - self.momentum).add_(self.momentum * unbiased.detach())
         else:
             mean, var = self.running_mean, self.running_var
         std = torch.sqrt(var + self.eps)
@@ -197,9 +254,12 @@ class AMLP(nn.Module):
         nn.init.uniform_(self.w2, -(hidden ** -0.5), hidden ** -0.5)
 
     def forward(self, z_tilde: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        x = torch.stack([z_tilde, u, z_tilde * u], dim=-1)  # (B, n, 3)
-        h = F.leaky_relu(torch.einsum("bni,nih->bnh", x, self.W1) + self.b1, self.negative_slope)
-        return torch.einsum("bnh,nh->bn", h, self.w2) + self.b2
+        # W1[i] . [z~_i, u_i, z~_i u_i] per unit, written as broadcasts: (B, n, hidden); a batched
+        # matmul of n tiny (3 x hidden) matrices is many times slower on a CPU
+        w = self.W1
+        pre = (z_tilde.unsqueeze(-1) * w[:, 0] + u.unsqueeze(-1) * w[:, 1] + (z_tilde * u).unsqueeze(-1) * w[:, 2]
+               + self.b1)
+        return (F.leaky_relu(pre, self.negative_slope) * self.w2).sum(-1) + self.b2
 
 
 @dataclass
@@ -289,27 +349,37 @@ class LadderNetwork(nn.Module):
             )
 
     # ----------------------------------------------------------------- encoder
-    def _encode(self, x: torch.Tensor, *, corrupted: bool, batch_stats: bool, update: bool,
-                dropout: bool, generator: torch.Generator | None = None) -> dict[str, Any]:
-        """One encoder pass. Returns z (normalised pre-activations incl. noise), mean/std used,
-        the embeddings (DLN) and the output."""
+    def noise_plan(self, batch: int, *, dropout: bool | None = None) -> list[tuple[str, tuple[int, ...], float]]:
+        """The random draws of the corrupted path in :meth:`run` on ``batch`` items, in order: the
+        input dropout mask (train mode only, or ``dropout``), then Gaussian noise on the input and on
+        every layer's pre-activation (see :func:`draw_noise`)."""
+        dropout = self.training if dropout is None else dropout
+        plan: list[tuple[str, tuple[int, ...], float]] = []
+        if dropout and self.input_dropout > 0:
+            plan.append(("keep", (batch, self.n_features), 1.0 - self.input_dropout))
+        if self.noise_std > 0:
+            plan += [("normal", (batch, n), self.noise_std) for n in self.sizes]
+        return plan
 
-        def noise(t: torch.Tensor) -> torch.Tensor:
-            if not corrupted or self.noise_std == 0:
-                return t
-            n = torch.randn(t.shape, generator=generator, device=t.device, dtype=t.dtype) if generator is not None \
-                else torch.randn_like(t)
-            return t + self.noise_std * n
+    def _encode(self, x: torch.Tensor, *, corrupted: bool, batch_stats: bool, update: bool,
+                dropout: bool, noise: Sequence[torch.Tensor] | None = None) -> dict[str, Any]:
+        """One encoder pass. Returns z (normalised pre-activations incl. noise), mean/std used,
+        the embeddings (DLN) and the output. A corrupted pass takes its random tensors from
+        ``noise`` (``noise_plan(len(x), dropout=dropout)``; None = drawn from the global generator)."""
+        draws = iter(_noise_for(self, x, noise, self.noise_plan(x.shape[0], dropout=dropout)) if corrupted else ())
+
+        def add_noise(t: torch.Tensor) -> torch.Tensor:
+            return t + next(draws).to(t.dtype) if corrupted and self.noise_std > 0 else t
 
         h = x.float()
         if corrupted and dropout and self.input_dropout > 0:
-            h = F.dropout(h, self.input_dropout, training=True)
-        h = noise(h)
+            h = h * next(draws)
+        h = add_noise(h)
         zs, means, stds = [h], [None], [None]
         out: dict[str, Any] = {}
         for l in range(1, self.L + 1):
             z, m, s = self.bn[l - 1](self.W[l - 1](h), batch_stats=batch_stats, update=update)
-            z = noise(z)
+            z = add_noise(z)
             zs.append(z), means.append(m), stds.append(s)
             if l < self.L:
                 h = F.relu(z + self.beta[l - 1])
@@ -356,12 +426,13 @@ class LadderNetwork(nn.Module):
             return noisy["y"]
         return noisy["h_r"] if embedding == "reconstruction" else noisy["h_e"]
 
-    def run(self, x: torch.Tensor) -> LadderOutput:
+    def run(self, x: torch.Tensor, noise: Sequence[torch.Tensor] | None = None) -> LadderOutput:
         """Corrupted pass, clean pass and decoder (what a training step needs). In train mode
-        batch statistics are used and the running ones updated by the clean path."""
+        batch statistics are used and the running ones updated by the clean path. ``noise``: the
+        corrupted path's random tensors (:meth:`noise_plan`); None = drawn from the global generator."""
         _check_input(x, self.n_features)
         t = self.training
-        noisy = self._encode(x, corrupted=True, batch_stats=t, update=False, dropout=t)
+        noisy = self._encode(x, corrupted=True, batch_stats=t, update=False, dropout=t, noise=noise)
         clean = self._encode(x, corrupted=False, batch_stats=t, update=t, dropout=False)
         lat, tgt, means, stds = self._lateral_and_targets(noisy, clean)
         rec = self._decode(self._top_input(noisy), lat, means, stds, batch_stats=t, update=t)
@@ -441,7 +512,7 @@ class LadderNetwork(nn.Module):
         if len(X) < 2:
             raise ValueError("input_reconstruction_mse needs at least 2 samples (batch statistics)")
         dev = _device(self)
-        gen = torch.Generator(device=dev).manual_seed(seed)
+        gen = torch.Generator().manual_seed(seed)  # noise is drawn on the CPU (draw_noise)
         total = 0.0
         # n // batch_size nearly equal chunks: every chunk holds >= min(n, batch_size) >= 2 items
         for idx in np.array_split(np.arange(len(X)), max(1, len(X) // batch_size)):
@@ -450,7 +521,8 @@ class LadderNetwork(nn.Module):
         return total / X.numel()
 
     def _probe_rec0(self, xb: torch.Tensor, emb: str, gen: torch.Generator) -> torch.Tensor:
-        noisy = self._encode(xb, corrupted=True, batch_stats=True, update=False, dropout=False, generator=gen)
+        noise = draw_noise(self.noise_plan(xb.shape[0], dropout=False), gen, xb.device)
+        noisy = self._encode(xb, corrupted=True, batch_stats=True, update=False, dropout=False, noise=noise)
         clean = self._encode(xb, corrupted=False, batch_stats=True, update=False, dropout=False)
         lat, _, means, stds = self._lateral_and_targets(noisy, clean)
         rec = self._decode(self._top_input(noisy, emb), lat, means, stds, batch_stats=True, update=False)
@@ -511,19 +583,27 @@ def train_step(model: nn.Module, batch: Any, device: torch.device) -> torch.Tens
     Ladder models: labeled batch -> ``(1 - CCC(y~, y)) + reconstruction cost``; unlabeled
     batch -> reconstruction cost only. :class:`Dense`: labeled only (``1 - CCC``); an
     unlabeled batch raises. Classifiers (``n_outputs > 1``): cross-entropy of the logits and
-    the class indices ``y`` in place of ``1 - CCC`` (any batch size).
+    the class indices ``y`` in place of ``1 - CCC`` (any batch size). Dropout masks and the
+    corrupted path's noise come from torch's global generator (:func:`serlib.training.fit` seeds it).
     """
     x, y = _parse_batch(batch)
-    x = x.to(device)
+    return objective(model, x.to(device), None if y is None else y.to(device))
+
+
+def objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None,
+              noise: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+    """The training loss of one batch (``y`` None = unlabeled), with the model's random tensors
+    from ``noise`` (its ``noise_plan``; None = the global generator): what :func:`train_step`
+    computes, in a form :func:`torch.func.vmap` can batch over models (:func:`train_batched`)."""
     classify = getattr(model, "n_outputs", 1) > 1
     if not isinstance(model, LadderNetwork):
         if y is None:
             raise ValueError(f"{type(model).__name__} is supervised; it cannot train on unlabeled batches")
-        return _supervised_loss(model(x), y.to(device), classify)
-    out = model.run(x)
+        return _supervised_loss(model(x, noise), y, classify)
+    out = model.run(x, noise)
     loss = out.recon_cost
     if y is not None and (classify or len(y) >= 2):
-        loss = loss + _supervised_loss(out.y_noisy, y.to(device), classify)
+        loss = loss + _supervised_loss(out.y_noisy, y, classify)
     return loss
 
 
@@ -534,17 +614,47 @@ def _supervised_loss(pred: torch.Tensor, y: torch.Tensor, classify: bool) -> tor
     return ccc_loss(pred, y)
 
 
+class Batches:
+    """Mini-batches of in-memory tensors, re-iterable: ``(X, y)`` or ``(X,)`` batches in a new
+    order every pass (a permutation drawn from a generator seeded with ``seed``; ``shuffle=False``
+    keeps the order). ``drop_last``: leave out a last, incomplete batch. Indexing the tensors
+    directly is several times faster than a ``DataLoader`` over a ``TensorDataset`` of
+    6,373-d rows, and the order depends on ``seed`` only."""
+
+    def __init__(self, *tensors: torch.Tensor, batch_size: int, shuffle: bool = True, seed: int = 0,
+                 drop_last: bool = False) -> None:
+        if not tensors or any(len(t) != len(tensors[0]) for t in tensors):
+            raise ValueError(f"Batches: tensors of unequal length {[len(t) for t in tensors]}")
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.tensors, self.batch_size, self.shuffle, self.drop_last = tensors, int(batch_size), shuffle, drop_last
+        self.generator = torch.Generator().manual_seed(int(seed))
+        n = len(tensors[0])
+        if n == 0 or (drop_last and n < self.batch_size):
+            raise ValueError(f"Batches: {n} item(s) give no batch of {self.batch_size}")
+
+    def __len__(self) -> int:
+        n = len(self.tensors[0])
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.tensors[0])
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        for i in range(len(self)):
+            idx = order[i * self.batch_size:(i + 1) * self.batch_size]
+            yield tuple(t[idx] for t in self.tensors)
+
+
 def semi_supervised_data(
     labeled: tuple[Any, Any], unlabeled: Any, *, batch_size: int = 256, seed: int = 0
 ) -> Any:
-    """``Interleave(labeled=..., unlabeled=...)`` over shuffled ``DataLoader`` s for :func:`train_step`.
+    """``Interleave(labeled=..., unlabeled=...)`` over shuffled :class:`Batches` for :func:`train_step`.
 
     ``labeled`` = ``(X, y)``; ``unlabeled`` = ``X_u`` (target-condition audio features without
     labels). Refuses a missing or empty unlabeled set instead of silently training
-    supervised-only. One epoch = one pass over the labeled data.
+    supervised-only. One epoch = one pass over the labeled data (orders seeded by ``seed`` and
+    ``seed + 1``).
     """
-    from torch.utils.data import DataLoader, TensorDataset
-
     from serlib.training import Interleave
 
     if unlabeled is None or len(unlabeled) == 0:
@@ -557,30 +667,32 @@ def semi_supervised_data(
     if len(Xl) != len(yl):
         raise ValueError(f"labeled data: {len(Xl)} inputs but {len(yl)} targets")
     Xu = _as_tensor(unlabeled, Xl.shape[1])
-    gl = torch.Generator().manual_seed(seed)
-    gu = torch.Generator().manual_seed(seed + 1)
-    return Interleave(
-        labeled=DataLoader(TensorDataset(Xl, yl), batch_size=batch_size, shuffle=True, generator=gl),
-        unlabeled=DataLoader(TensorDataset(Xu), batch_size=batch_size, shuffle=True, generator=gu),
-    )
+    return Interleave(labeled=Batches(Xl, yl, batch_size=batch_size, seed=seed),
+                      unlabeled=Batches(Xu, batch_size=batch_size, seed=seed + 1))
 
 
 def supervised_data(X: Any, y: Any, *, batch_size: int = 256, seed: int = 0) -> Any:
-    """A shuffled ``DataLoader`` over ``(X, y)`` for the supervised :class:`Dense` model.
+    """Shuffled :class:`Batches` of ``(X, y)`` for the supervised :class:`Dense` model.
 
     ``1 - CCC`` needs at least 2 items per batch: when ``len(X) % batch_size == 1`` the last batch
     (a single item, a different one every epoch) is dropped rather than crashing the epoch.
     """
-    from torch.utils.data import DataLoader, TensorDataset
-
     Xl, yl = _as_tensor(X, None), torch.as_tensor(np.asarray(y, dtype=np.float32))
     if len(Xl) != len(yl):
         raise ValueError(f"labeled data: {len(Xl)} inputs but {len(yl)} targets")
     if len(Xl) < 2:
         raise ValueError(f"labeled data: {len(Xl)} item(s); 1 - CCC needs at least 2 labelled items")
-    gen = torch.Generator().manual_seed(seed)
-    return DataLoader(TensorDataset(Xl, yl), batch_size=batch_size, shuffle=True, generator=gen,
-                      drop_last=len(Xl) % batch_size == 1)
+    return Batches(Xl, yl, batch_size=batch_size, seed=seed, drop_last=len(Xl) % batch_size == 1)
+
+
+def _training_data(method: str, X: Any, y: Any, X_unlabeled: Any, batch_size: int, seed: int) -> Any:
+    """The batches :func:`train_model` trains ``method`` on (the ladders refuse no unlabeled data)."""
+    if method in SEMI_SUPERVISED:
+        if X_unlabeled is None or len(X_unlabeled) == 0:
+            raise ValueError(f"{method} needs the unlabeled set of the target condition (X_unlabeled); "
+                             "it is never trained supervised-only - use Dense for that")
+        return semi_supervised_data((X, y), X_unlabeled, batch_size=batch_size, seed=seed)
+    return supervised_data(X, y, batch_size=batch_size, seed=seed)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -639,36 +751,6 @@ def make_model(method: str, n_features: int, **kw: Any) -> nn.Module:
     return builders[method]()
 
 
-def partition(manifest: Any, fractions: Sequence[float] = (0.5, 0.1, 0.2, 0.2)) -> dict[str, Any]:
-    """Speaker-disjoint ``train`` / ``dev`` / ``unlabeled`` / ``test`` manifests (notebook 02's protocol).
-
-    Speakers are taken in sorted order (session by session for the embedded corpus) and dealt
-    to the four parts by ``fractions`` of the speaker count (each part gets >= 1 speaker; the
-    last parts are filled first, so train takes what remains): with 10 speakers, 5 train,
-    1 dev, 2 unlabeled, 2 test. The unlabeled part stands in for the paper's un-annotated
-    recordings: other utterances and other speakers than the test set (and than train).
-    """
-    if len(fractions) != 4 or any(f <= 0 for f in fractions):
-        raise ValueError(f"fractions needs 4 positive values (train, dev, unlabeled, test), got {list(fractions)}")
-    if "speaker" not in manifest.columns or manifest["speaker"].isna().any():
-        raise ValueError("partition() needs a 'speaker' column without missing values")
-    speakers = sorted(manifest["speaker"].astype(str).unique())
-    if len(speakers) < 4:
-        raise ValueError(f"partition() needs >= 4 speakers (train, dev, unlabeled, test), got {len(speakers)}")
-    total = float(sum(fractions))
-    counts = [max(1, round(len(speakers) * f / total)) for f in fractions[1:]]
-    while sum(counts) > len(speakers) - 1:  # keep >= 1 training speaker
-        counts[int(np.argmax(counts))] -= 1
-    n_dev, n_unl, n_test = counts
-    n_train = len(speakers) - n_dev - n_unl - n_test
-    bounds = np.cumsum([0, n_train, n_dev, n_unl, n_test])
-    spk = manifest["speaker"].astype(str)
-    parts = {}
-    for name, lo, hi in zip(("train", "dev", "unlabeled", "test"), bounds[:-1], bounds[1:]):
-        parts[name] = manifest[spk.isin(speakers[lo:hi]).to_numpy()].reset_index(drop=True)
-    return parts
-
-
 def train_model(
     method: str,
     X: Any,
@@ -689,24 +771,165 @@ def train_model(
 
     Adam (``lr``), ``batch_size``, loss of Eq. 1 via :func:`train_step`, model selection on the
     CCC of the clean development set (the best epoch within ``epochs``; ``patience`` None = no
-    early stopping, no LR halving, as in the paper). The semi-supervised models need
-    ``X_unlabeled`` (the target condition's unlabeled features) and refuse to run without it;
-    Dense ignores it.
+    early stopping, as in the paper; an int stops after that many epochs without a better dev
+    CCC; never LR halving). The initial weights, the batch order and the random corruption all
+    follow ``seed``. The semi-supervised models need ``X_unlabeled`` (the target condition's
+    unlabeled features) and refuse to run without it; Dense ignores it.
     """
     from serlib import training
 
+    data = _training_data(method, X, y, X_unlabeled, batch_size, seed)
+    torch.manual_seed(seed)  # the initial weights (fit re-seeds before training)
     model = make_model(method, int(np.asarray(X).shape[1]))
-    if method in SEMI_SUPERVISED:
-        if X_unlabeled is None or len(X_unlabeled) == 0:
-            raise ValueError(f"{method} needs the unlabeled set of the target condition (X_unlabeled); "
-                             "it is never trained supervised-only - use Dense for that")
-        data = semi_supervised_data((X, y), X_unlabeled, batch_size=batch_size, seed=seed)
-    else:
-        data = supervised_data(X, y, batch_size=batch_size, seed=seed)
-    val = (np.asarray(X_dev, dtype=np.float32), np.asarray(y_dev, dtype=np.float32))
+    val = Batches(_as_tensor(X_dev, None), torch.as_tensor(np.asarray(y_dev, dtype=np.float32)),
+                  batch_size=batch_size, shuffle=False)
     return training.fit(model, data, val, train_step=train_step, val_metric="ccc", epochs=epochs, lr=lr,
                         batch_size=batch_size, patience=patience, lr_patience=None, seed=seed, device=device,
                         amp=False, progress=progress)
+
+
+class _Objective(nn.Module):
+    """``objective`` as a module's forward, so that ``functional_call`` can run it on stacked weights."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None, noise: list[torch.Tensor]) -> torch.Tensor:
+        return objective(self.model, x, y, noise)
+
+
+def train_batched(
+    method: str,
+    X: Any,
+    ys: Sequence[Any],
+    X_dev: Any,
+    ys_dev: Sequence[Any],
+    X_unlabeled: Any = None,
+    *,
+    seeds: Sequence[int],
+    epochs: int,
+    lr: float = 5e-5,
+    batch_size: int = 256,
+    device: str | None = None,
+    patience: int | None = None,
+) -> list:
+    """Train ``len(seeds)`` models of ``method`` at once, as one model batched with :mod:`torch.func`.
+
+    Model ``i`` learns targets ``ys[i]`` (dev targets ``ys_dev[i]``) with seed ``seeds[i]``: its
+    initial weights, batch order, dropout masks and corruption noise are those of
+    ``train_model(method, X, ys[i], X_dev, ys_dev[i], X_unlabeled, seed=seeds[i], ...)``, and so are
+    its history, best epoch and selected weights up to floating-point rounding (a batched matrix
+    product sums in another order; ``benchmarks/bench_batched_seeds.py`` measures the difference).
+    The weights are stacked (``stack_module_state``), one ``vmap`` of ``functional_call`` computes
+    every model's loss on its own batch, and one Adam step updates them all (Adam is elementwise,
+    so each model's update is its own). Early stopping is per model: a model whose ``patience``
+    ran out keeps its best weights and history (the batch trains on until the last one stops).
+    Returns one :class:`serlib.training.FitResult` per model, in order. Dry runs
+    (:func:`serlib.profiles.is_dry`) stop every epoch after 2 batches, as :func:`~serlib.training.fit`.
+    """
+    import copy
+    import time
+
+    from torch.func import functional_call, stack_module_state, vmap
+
+    from serlib import profiles, training
+    from serlib.metrics import ccc
+
+    t_start = time.perf_counter()
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(ys) != len(seeds) or len(ys_dev) != len(seeds):
+        raise ValueError(f"train_batched: {len(seeds)} seeds, {len(ys)} target sets, {len(ys_dev)} dev target sets; "
+                         "give one of each per model")
+    if epochs < 1 or (patience is not None and patience < 1):
+        raise ValueError(f"epochs must be >= 1 and patience >= 1 or None, got {epochs}, {patience}")
+    dev = training.resolve_device(device)
+    det = training.seed_everything(seeds[0], device=dev)
+    datas = [_training_data(method, X, y, X_unlabeled, batch_size, s) for y, s in zip(ys, seeds)]
+    models = []
+    for s in seeds:
+        torch.manual_seed(s)
+        models.append(make_model(method, int(np.asarray(X).shape[1])).to(dev))
+    params, buffers = stack_module_state([_Objective(m) for m in models])
+    base = copy.deepcopy(_Objective(models[0])).to("meta")
+    gens = [torch.Generator().manual_seed(s) for s in seeds]  # fit seeds the global generator with the seed
+    opt = torch.optim.Adam(list(params.values()), lr=lr)
+
+    def loss_of(p, b, x, y, noise):
+        return functional_call(base, (p, b), (x, y, noise))
+
+    def unlabeled_loss_of(p, b, x, noise):
+        return functional_call(base, (p, b), (x, None, noise))
+
+    def predict_of(p, b, x):
+        return functional_call(base.model, ({k[6:]: v for k, v in p.items()}, {k[6:]: v for k, v in b.items()}),
+                               (x,))
+
+    train_l, train_u = vmap(loss_of), vmap(unlabeled_loss_of)
+    predict = vmap(predict_of, in_dims=(0, 0, None))
+    Xd = _as_tensor(X_dev, None).to(dev)
+    yd = [np.asarray(v, dtype=np.float64) for v in ys_dev]
+    max_batches = profiles.DRY_BATCHES if profiles.is_dry() else None
+    n = len(seeds)
+    rows: list[list[dict]] = [[] for _ in range(n)]
+    best = [dict(score=float("nan"), epoch=0, state=None, bad=0, stopped=False, active=True) for _ in range(n)]
+    for epoch in range(1, epochs + 1):
+        t0 = time.perf_counter()
+        base.train()
+        losses = []
+        for i, items in enumerate(zip(*datas)):
+            parsed = [_parse_batch(item) for item in items]
+            x = torch.stack([p[0] for p in parsed]).to(dev)
+            plan = base.model.noise_plan(x.shape[1])
+            noise = [torch.stack(t).to(dev) for t in zip(*(draw_noise(plan, g) for g in gens))] if plan else []
+            opt.zero_grad(set_to_none=True)
+            if parsed[0][1] is None:
+                loss = train_u(params, buffers, x, noise)
+            else:
+                loss = train_l(params, buffers, x, torch.stack([p[1] for p in parsed]).to(dev), noise)
+            if not torch.isfinite(loss).all():
+                bad = [seeds[j] for j in range(n) if not torch.isfinite(loss[j])]
+                raise FloatingPointError(f"{method}: training loss is not finite at epoch {epoch}, batch {i} for "
+                                         f"seed(s) {bad}; lower lr or check the inputs for NaN/inf")
+            loss.sum().backward()
+            opt.step()
+            losses.append(loss.detach().cpu())
+            if max_batches is not None and i + 1 >= max_batches:
+                break
+        base.eval()
+        with torch.no_grad():
+            pred = torch.cat([predict(params, buffers, Xd[k:k + batch_size]) for k in range(0, len(Xd), batch_size)],
+                             dim=1).cpu().numpy()
+        seconds = (time.perf_counter() - t0) / n
+        mean_loss = torch.stack(losses).mean(0).tolist()
+        for j in range(n):
+            if not best[j]["active"]:
+                continue
+            score = float(ccc(yd[j], pred[j]))
+            b = best[j]
+            is_best = not np.isnan(score) and (np.isnan(b["score"]) or score > b["score"])
+            if is_best:
+                b.update(score=score, epoch=epoch, bad=0,
+                         state={k[6:]: v[j].detach().to("cpu", copy=True) for k, v in (params | buffers).items()})
+            else:
+                b["bad"] += 1
+            rows[j].append(dict(epoch=epoch, train_loss=mean_loss[j], val_metric=score, val_loss=float("nan"), lr=lr,
+                                seconds=seconds, best=is_best))
+            if patience is not None and b["bad"] >= patience:
+                b["active"], b["stopped"] = False, epoch < epochs
+        if not any(b["active"] for b in best):
+            break
+    seconds = (time.perf_counter() - t_start) / n
+    out = []
+    for model, b, r in zip(models, best, rows):
+        if b["state"] is None:
+            raise RuntimeError("the dev CCC was NaN in every epoch; no weights can be selected")
+        model.load_state_dict(b["state"])
+        model.eval()
+        out.append(training.FitResult(model, pd.DataFrame(r), b["epoch"], b["score"], seconds, stopped_early=b["stopped"],
+                                      device=str(dev), precision="fp32", deterministic=det,
+                                      dry=max_batches is not None))
+    return out
 
 
 def significance_table(df: Any, *, metric: str = "ccc", alpha: float = 0.05,
@@ -778,3 +1001,289 @@ def embedding_analysis(model: LadderNetwork, X_train: Any, y_train: Any, X_test:
         out[("ccc_probe", emb)] = float(ccc(y_test, model.fit_probe(X_train, y_train, emb).predict(X_test)))
         out[("input_mse", emb)] = model.input_reconstruction_mse(X_test, emb, seed=seed)
     return out
+
+
+# --------------------------------------------------------------------------- notebook 02: folds, features, tasks
+PAPER_PROTOCOL = "loso_session"
+"""What notebook 02 asks :func:`serlib.protocols.auto` for: one fold per session on a corpus with
+sessions (the embedded one), leave-k-speakers-out on a corpus with speakers only (EmoDB,
+RAVDESS), the corpus's own partition where it has one (MSP-Podcast, the paper's)."""
+
+BOOTH = {10: "10dB", 5: "5dB", 0: "0dB"}
+"""The booth re-recording settings (:mod:`serlib.noise.room`) by the nominal SNR the paper names them by."""
+
+PARTS = ("train", "dev", "unlabeled", "test")
+"""The parts of a fold; ``unlabeled`` holds the speakers whose booth recordings the ladders adapt to."""
+
+MAX_BATCH = 20
+"""Most models :func:`run_task` trains as one batched model (the paper profile's 20 seeds x 3 attributes go in 3)."""
+
+UNLABELED_FRACTION = 0.2
+"""Share of the corpus's utterances taken (as whole training speakers) for the unlabeled part."""
+
+
+def booth_settings(snrs: Sequence[float]) -> dict[float, str]:
+    """``{nominal SNR: booth setting}`` for the ``snrs`` knob; an unknown SNR is an error naming the choices."""
+    out = {}
+    for v in snrs:
+        if v not in BOOTH:
+            raise ValueError(f"snrs: {v!r} dB is not a booth condition of paper 2; choose from {sorted(BOOTH)} "
+                             "(10 = A5_B35, 5 = A10_B30, 0 = A15_B25)")
+        out[float(v)] = BOOTH[v]
+    return out
+
+
+def fold_manifests(manifest: pd.DataFrame, proto: Any, *, unlabeled_fraction: float = UNLABELED_FRACTION,
+                   seed: int = 0) -> dict[str, pd.DataFrame]:
+    """Each fold of ``proto`` (from :func:`serlib.protocols.auto`) as the manifest's rows with a ``part`` column.
+
+    ``train`` / ``dev`` / ``test`` are the protocol's train / val / test parts; ``unlabeled`` takes
+    whole training speakers, about ``unlabeled_fraction`` of the corpus's utterances, out of
+    ``train``: the stand-in for the paper's un-annotated recordings of other speakers. The
+    speakers are taken in one fixed order (shuffled with ``seed``), skipping those a fold tests or
+    validates on, so the folds share most of their unlabeled speakers and their booth recordings
+    are simulated and featurised once. At least one training speaker always remains. Rows in no
+    part (a predefined partition's leftovers) are left out. Every fold is checked speaker-disjoint.
+    """
+    if not 0.0 < unlabeled_fraction < 1.0:
+        raise ValueError(f"unlabeled_fraction must be in (0, 1), got {unlabeled_fraction}")
+    keys = manifest["corpus"].astype(str) + "/" + manifest["speaker"].astype(str) if "corpus" in manifest \
+        else manifest["speaker"].astype(str)
+    keys = keys.where(manifest["speaker"].notna())
+    order = list(np.random.default_rng([seed, 2]).permutation(sorted(keys.dropna().unique())))
+    target = unlabeled_fraction * len(manifest)
+    out = {}
+    for split in proto.splits:
+        if len(split.val) == 0:
+            raise ValueError(f"fold {split.name}: the protocol gave no validation part; paper 2 selects its "
+                             "models on a development set (build the protocol with validation)")
+        part = np.full(len(manifest), None, dtype=object)
+        part[split.train], part[split.val], part[split.test] = "train", "dev", "test"
+        counts = keys.iloc[split.train].value_counts()
+        chosen, n = [], 0
+        for spk in order:
+            if spk in counts.index and n < target and len(counts) - len(chosen) > 1:
+                chosen.append(spk)
+                n += int(counts[spk])
+        if not chosen:
+            raise ValueError(f"fold {split.name}: a single training speaker; the unlabeled part needs another "
+                             "(use a corpus or corpus_size with more speakers)")
+        part[(keys.isin(chosen) & (part == "train")).to_numpy()] = "unlabeled"
+        fold = manifest.assign(part=part)[part != None].reset_index(drop=True)  # noqa: E711
+        _check_parts_disjoint(fold, keys.loc[part != None].reset_index(drop=True), split.name)  # noqa: E711
+        out[split.name] = fold
+    return out
+
+
+def _check_parts_disjoint(fold: pd.DataFrame, keys: pd.Series, name: str) -> None:
+    seen: dict[str, str] = {}
+    for p in PARTS:
+        for spk in keys[(fold["part"] == p).to_numpy()].dropna().unique():
+            if seen.setdefault(spk, p) != p:
+                raise AssertionError(f"fold {name}: speaker {spk} is in both {seen[spk]} and {p}")
+    missing = [p for p in PARTS if not (fold["part"] == p).any()]
+    if missing:
+        raise ValueError(f"fold {name}: no utterances in part(s) {missing}")
+
+
+def fold_table(folds: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per fold: utterances per part, and the test and unlabeled speakers."""
+    rows = {}
+    for name, f in folds.items():
+        row: dict[str, Any] = {p: int((f["part"] == p).sum()) for p in PARTS}
+        for p in ("test", "unlabeled"):
+            row[f"{p} speakers"] = ", ".join(sorted(map(str, f.loc[f["part"] == p, "speaker"].dropna().unique())))
+        rows[name] = row
+    return pd.DataFrame(rows).T
+
+
+def booth(setting: str, *, part: str, seed: int = 0, bank: str = "synthetic", root: str | None = None) -> Any:
+    """The booth re-recording of ``setting``: the radio from the bank's ``test`` sources for the test
+    set, from its ``train`` sources for the unlabeled set (``part``), so test noise clips are never
+    heard in training."""
+    from serlib.noise import room
+
+    return room.RoomCondition(setting, seed=seed, part=part, bank=bank, root=root)
+
+
+def extract_features(folds: Mapping[str, pd.DataFrame], kind: str, settings: Sequence[str], *, seed: int = 0,
+                     bank: str = "synthetic", root: str | None = None, n_jobs: int | None = None) -> pd.DataFrame:
+    """Extract (into the feature cache) every feature the folds' tasks read: clean speech of the train,
+    dev and test parts, the test parts' booth recordings and the unlabeled parts' booth recordings
+    of every setting. Returns one row per condition: utterances, computed (not cached), seconds."""
+    from serlib import features
+
+    allf = pd.concat(list(folds.values()), ignore_index=True)
+    def rows(*parts: str) -> pd.DataFrame:
+        return allf[allf["part"].isin(parts)].drop_duplicates("utt_id").drop(columns="part").reset_index(drop=True)
+    jobs = [("clean", rows("train", "dev", "test"), None)]
+    for s in settings:
+        jobs.append((f"{s} test", rows("test"), booth(s, part="test", seed=seed, bank=bank, root=root)))
+        jobs.append((f"{s} unlabeled", rows("unlabeled"), booth(s, part="train", seed=seed, bank=bank, root=root)))
+    out = []
+    for name, m, cond in jobs:
+        X = features.extract(m, kind, cond, n_jobs=n_jobs, progress=False)
+        info = X.attrs.get("extract", {})
+        out.append({"condition": name, "utterances": len(m), "computed": info.get("computed"),
+                    "seconds": round(float(info.get("seconds", float("nan"))), 1)})
+    return pd.DataFrame(out)
+
+
+def run_task(config: Mapping[str, Any], ctx: Any) -> Any:
+    """Notebook 02's task: one ``method`` on one fold, every attribute x seed trained at once.
+
+    ``config``: ``method``, ``fold``, ``attributes``, ``seeds``, ``adapted_to`` (the booth setting
+    whose unlabeled recordings the ladders use; None for Dense), ``tests`` (the booth settings to
+    test on besides clean speech), ``feature_set``, ``condition_seed``, ``noise``, ``noise_root``,
+    ``epochs``, ``patience``, ``lr``, ``batch_size``, ``batched``. ``ctx.manifest``: the fold's
+    rows with their ``part`` (:func:`fold_manifests`). Features come from the cache
+    (:func:`extract_features`), standardised on the fold's training set as in Sec. 4.2 (robust
+    mean/std, clipped to +-10); targets are z-scored with the training mean and std, predictions
+    mapped back to the rating scale (CCC is unchanged by that). ``batched``: :func:`train_batched`
+    (else one :func:`train_model` per attribute x seed). Returns the per-utterance predictions of
+    every model on every test condition, the histories, one summary per fit in ``meta["fits"]``
+    and, for the DLN, the Figure 3 quantities (``extra["fig3"]``).
+    """
+    from serlib import features, training
+    from serlib.experiment import TaskOutput
+
+    c = dict(config)
+    method, attrs, seeds = c["method"], list(c["attributes"]), [int(s) for s in c["seeds"]]
+    m = ctx.manifest
+    parts = {p: m[m["part"] == p].reset_index(drop=True) for p in PARTS}
+    where = dict(seed=int(c["condition_seed"]), bank=c["noise"], root=c["noise_root"])
+
+    def feats(frame: pd.DataFrame, cond: Any = None) -> np.ndarray:
+        X = features.extract(frame.drop(columns="part"), c["feature_set"], cond, n_jobs=1, progress=False)
+        return X.loc[frame["utt_id"]].to_numpy(np.float32)
+
+    scaler = features.Standardizer(robust=True, clip=10.0).fit(feats(parts["train"]))
+    X = {p: scaler.transform(feats(parts[p])) for p in ("train", "dev", "test")}
+    semi = method in SEMI_SUPERVISED
+    X_unl = scaler.transform(feats(parts["unlabeled"], booth(c["adapted_to"], part="train", **where))) if semi else None
+    mu = {a: float(parts["train"][a].mean()) for a in attrs}
+    sd = {a: float(parts["train"][a].std()) or 1.0 for a in attrs}
+    z = {(p, a): ((parts[p][a].to_numpy(np.float64) - mu[a]) / sd[a]).astype(np.float32)
+         for p in ("train", "dev", "test") for a in attrs}
+    jobs = [(a, s) for a in attrs for s in seeds]
+    kw = dict(epochs=int(c["epochs"]), lr=float(c["lr"]), batch_size=int(c["batch_size"]), device=ctx.device,
+              patience=c.get("patience"))
+    if c.get("batched", True):  # at most MAX_BATCH models in one batched model (memory)
+        fits = [fr for k in range(0, len(jobs), MAX_BATCH) for fr in train_batched(
+            method, X["train"], [z["train", a] for a, _ in jobs[k:k + MAX_BATCH]], X["dev"],
+            [z["dev", a] for a, _ in jobs[k:k + MAX_BATCH]], X_unl, seeds=[s for _, s in jobs[k:k + MAX_BATCH]], **kw)]
+    else:
+        fits = [train_model(method, X["train"], z["train", a], X["dev"], z["dev", a], X_unl, seed=s, **kw)
+                for a, s in jobs]
+    snr_of = {v: k for k, v in BOOTH.items()}
+    tests = [("clean", None, X["test"])] + [
+        ("recorded", float(snr_of[s]), scaler.transform(feats(parts["test"], booth(s, part="test", **where))))
+        for s in c["tests"]]
+    preds, hist, fig3, summary = [], [], [], []
+    for (a, s), fr in zip(jobs, fits):
+        for cond, snr, Xt in tests:
+            p = training.predict(fr.model, Xt, device=ctx.device, amp=False)
+            preds.append(pd.DataFrame({"utt_id": parts["test"]["utt_id"].to_numpy(), "attribute": a, "seed": s,
+                                       "test_condition": cond, "snr": snr, "noise_type": None if snr is None else "radio",
+                                       "y_true": parts["test"][a].to_numpy(np.float64),
+                                       "y_pred": p.astype(np.float64) * sd[a] + mu[a]}))
+            if method == "DLN" and snr is not None:
+                probe = embedding_analysis(fr.model, X["train"], z["train", a], Xt, z["test", a], seed=s)
+                fig3 += [{"attribute": a, "seed": s, "snr": snr, "quantity": q, "embedding": e, "value": v}
+                         for (q, e), v in probe.items()]
+        hist.append(fr.history.assign(attribute=a, seed=s))
+        summary.append({"attribute": a, "seed": s, "best_epoch": int(fr.best_epoch), "epochs_run": len(fr.history),
+                        "stopped_early": bool(fr.stopped_early), "dev_ccc": float(fr.best_score),
+                        "seconds": round(float(fr.seconds), 2)})
+    predictions = pd.concat(preds, ignore_index=True).assign(
+        train_condition="clean+unlabeled_target" if semi else "clean")
+    extra = {"fig3": pd.DataFrame(fig3)} if fig3 else {}
+    return TaskOutput(predictions=predictions, history=pd.concat(hist, ignore_index=True),
+                      meta={"fits": summary, "sizes": {p: len(v) for p, v in parts.items()}}, extra=extra)
+
+
+def runs(seeds: Sequence[int], folds: Sequence[str]) -> dict[str, list[int]]:
+    """The seeds each fold runs: one fold runs every seed (the paper's 20 trials on one partition);
+    several folds share the seeds out in order, the same number each (5 seeds on 5 folds: one
+    each), so that every run (seed x fold) has its own seed and the runs differ in their test
+    speakers and their training randomness alike. Several folds need a multiple of their number
+    of seeds."""
+    seeds, folds = [int(s) for s in seeds], list(folds)
+    if not seeds or not folds:
+        raise ValueError(f"runs: need at least one seed and one fold, got {len(seeds)} seeds, {len(folds)} folds")
+    if len(folds) == 1:
+        return {folds[0]: seeds}
+    if len(seeds) % len(folds):
+        raise ValueError(f"runs: {len(folds)} folds share the seeds out equally, but {len(seeds)} seeds were given "
+                         f"({seeds}); set -p seeds \"{list(range(len(folds)))}\" or -p folds {len(seeds)}")
+    k = len(seeds) // len(folds)
+    return {f: seeds[i * k:(i + 1) * k] for i, f in enumerate(folds)}
+
+
+def tasks(folds: Mapping[str, pd.DataFrame], settings: Mapping[float, str], cfg: Mapping[str, Any], *,
+          methods: Sequence[str] = METHODS, batched: bool = True) -> list:
+    """Notebook 02's grid as :class:`serlib.experiment.Task` s: per fold, one Dense task (tested on clean
+    speech and every booth setting) and, per booth setting, one task per ladder (adapted to that
+    setting's unlabeled recordings, tested on it and on clean speech); each trains every attribute
+    x seed of its fold (:func:`runs`) at once. Fold ``f`` reads the experiment's manifest named ``f``."""
+    from serlib.experiment import Task
+
+    common = {k: cfg[k] for k in ("attributes", "epochs", "patience", "lr", "batch_size")}
+    common |= {"feature_set": cfg["feature_set"], "condition_seed": cfg["seed"], "noise": cfg["noise"],
+               "noise_root": cfg["noise_root"], "batched": batched}
+    out = []
+    for fold, seeds in runs(cfg["seeds"], list(folds)).items():
+        for method in methods:
+            adapted = list(settings.values()) if method in SEMI_SUPERVISED else [None]
+            for setting in adapted:
+                tests = list(settings.values()) if setting is None else [setting]
+                out.append(Task(run_task, {**common, "method": method, "fold": fold, "seeds": seeds,
+                                           "adapted_to": setting, "tests": tests}, manifests=[fold]))
+    return out
+
+
+def result_rows(outputs: Sequence[Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(rows, predictions)`` of the grid's task outputs: tidy result rows (CCC per model x test
+    condition, and the DLN's Figure 3 quantities as ``fig3_*`` metrics) ready for ``Results.add``,
+    and the per-utterance predictions with the same identifying columns (for the ledger)."""
+    from serlib.experiment import scores, stack
+
+    preds = stack(outputs, config=["method", "fold", "adapted_to"])
+    preds["adapted_to"] = preds["adapted_to"].fillna("none")
+    by = ["method", "fold", "seed", "attribute", "adapted_to", "train_condition", "test_condition", "noise_type", "snr"]
+    rows = scores(preds, by=by, metrics=["ccc"])
+    fig3 = [o.extra["fig3"].assign(method=o.config["method"], fold=o.config["fold"], adapted_to=o.config["adapted_to"])
+            for o in outputs if o is not None and "fig3" in (o.extra or {})]
+    if fig3:
+        f = pd.concat(fig3, ignore_index=True)
+        f = f.assign(metric="fig3_" + f.pop("quantity"), train_condition="clean+unlabeled_target",
+                     test_condition="recorded", noise_type="radio")
+        rows = pd.concat([rows, f], ignore_index=True)
+    return rows.drop(columns=["n", "key"], errors="ignore"), preds.drop(columns=["key"])
+
+
+def fit_summary(outputs: Sequence[Any]) -> pd.DataFrame:
+    """One row per fit: method, fold, adapted_to, attribute, seed, best epoch, epochs run, stopped early,
+    dev CCC, seconds (from the tasks' ``meta["fits"]``)."""
+    rows = [{"method": o.config["method"], "fold": o.config["fold"], "adapted_to": o.config["adapted_to"] or "none",
+             **f} for o in outputs if o is not None for f in o.meta["fits"]]
+    out = pd.DataFrame(rows)
+    out["best_before_last"] = out["best_epoch"] < out["epochs_run"]
+    return out
+
+
+MODEL_KEYS = ["method", "fold", "seed", "attribute", "adapted_to", "test_condition", "snr"]
+"""The prediction columns that name one model's test (see :func:`constant_predictions`)."""
+
+
+def constant_predictions(preds: pd.DataFrame, *, by: Sequence[str] = MODEL_KEYS, rel: float = 0.01) -> pd.DataFrame:
+    """The models of ``preds`` (:func:`result_rows`) whose predictions are (nearly) constant on a test set.
+
+    A regressor that predicts about the same value for every utterance scores a CCC near 0, the
+    chance level of CCC (the regression analogue of a classifier predicting one class). Returns
+    one row per such model: the ``by`` columns, ``pred_std`` and ``true_std`` (flagged when
+    ``pred_std < rel * true_std``); empty when every model varies its predictions.
+    """
+    g = preds.groupby(list(by), dropna=False, sort=False)
+    out = pd.DataFrame({"pred_std": g["y_pred"].std(ddof=0), "true_std": g["y_true"].std(ddof=0)}).reset_index()
+    return out[out["pred_std"] < rel * out["true_std"]].reset_index(drop=True)

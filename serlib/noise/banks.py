@@ -352,6 +352,7 @@ def load_noise(name: str = "synthetic", root: str | os.PathLike | None = None, *
 
     Args:
         name: ``synthetic`` (default), ``musan``, ``esc50``, ``esc10``, ``demand``, ``inoise`` or ``auto``.
+            ``esc50`` also reads a folder in the ESC-10 release's layout (its subset, same categories).
         root: the bank's folder. Default for ``synthetic``: ``data_dir("noise", "synthetic-v{VERSION}")``;
             for recorded banks: ``data_dir("noise", name)``.
         types: keep only these noise types (for ``synthetic`` only these are generated).
@@ -372,6 +373,8 @@ def load_noise(name: str = "synthetic", root: str | os.PathLike | None = None, *
         root = Path(root) if root is not None else paths.data_dir("noise", name)
         if name == "auto":
             name = detect_layout(root)
+        elif name == "esc50" and root.is_dir() and not (root / "meta" / "esc50.csv").is_file() and _is_esc10(root):
+            name = "esc10"  # the ESC-10 release: a subset of ESC-50 with the same category names
         elif not root.is_dir():
             raise NoiseLayoutError(f"{name} noise folder {root} does not exist; download the corpus and pass "
                                    f"root=, expected layout: {LAYOUTS[name]}")
