@@ -1267,6 +1267,7 @@ def difficulty(
     ax.set_title(title or f"{metric_label(metric).split(' (')[0]} per fold and test condition")
     fig.legend(*ax.get_legend_handles_labels(), title="test fold", loc="outside right upper", fontsize="small",
                frameon=False)
+    return _finish(fig, name)
 
 
 # --------------------------------------------------------------------------- 03_trnet
