@@ -692,7 +692,7 @@ def test_dry_splits_cut_every_part_evenly_and_keep_the_rest():
     assert list(d.val) == [0, 1, 2, 3, 4] and list(d.test) == [200, 210, 219]
     assert (d.name, d.source_id) == ("F1", "x") and len(s.train) == 40  # the input is left as it was
     (dflt,) = trnet.dry_splits([s])
-    assert {k: len(getattr(dflt, k)) for k in ("train", "val", "test")} == {"train": 8, "val": 4, "test": 4}
+    assert {k: len(getattr(dflt, k)) for k in ("train", "val", "test")} == {"train": 6, "val": 2, "test": 3}
     (only,) = trnet.dry_splits([s], {"test": 2})
     assert len(only.train) == 40 and len(only.test) == 2
     with pytest.raises(ValueError, match=r"got \{'test': 0\}"):

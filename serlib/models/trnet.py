@@ -997,10 +997,10 @@ def prepare(manifest, splits: Sequence[Any], config: Mapping[str, Any], *, n_job
             "test conditions": len(test_conditions(config))}
 
 
-DRY_PARTS = {"train": 8, "val": 4, "test": 4}
-"""Dry runs: utterances kept per part of a fold (:func:`dry_splits`). Eight training utterances give
-``train_copies`` (2) x 8 = 16 items, one paper-size batch; four test utterances still meet every test
-condition (clean + 2 families x 5 SNRs)."""
+DRY_PARTS = {"train": 6, "val": 2, "test": 3}
+"""Dry runs: utterances kept per part of a fold (:func:`dry_splits`). Six training utterances give
+``train_copies`` (2) x 6 = 12 items, one batch of the paper-size model; three test utterances still meet
+every test condition (clean + 2 families x 5 SNRs: 33 enhanced clips)."""
 
 
 def dry_splits(splits: Sequence[Any], parts: Mapping[str, int] | None = None) -> list:
