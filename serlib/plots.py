@@ -1268,3 +1268,31 @@ def difficulty(
     fig.legend(*ax.get_legend_handles_labels(), title="test fold", loc="outside right upper", fontsize="small",
                frameon=False)
     return _finish(fig, name)
+
+
+# --------------------------------------------------------------------------- 03_trnet
+def enhancement_check(table: pd.DataFrame, *, title: str | None = None, name: str | None = None) -> Figure:
+    """Mean SI-SNR after enhancement against SI-SNR before it (dB), one line per noise family, from
+    :func:`serlib.enhance.snr_check` rows (``family, snr_db, si_snr_in, si_snr_out``); the dashed
+    diagonal is "no change", so points above it are signals the front end improved."""
+    need = {"family", "snr_db", "si_snr_in", "si_snr_out"}
+    if not need <= set(table.columns):
+        raise ValueError(f"enhancement_check: table lacks columns {sorted(need - set(table.columns))}")
+    mean = table.groupby(["family", "snr_db"])[["si_snr_in", "si_snr_out"]].mean().reset_index()
+    fig = Figure(figsize=(6.4, 3.8), layout="constrained")
+    ax = fig.subplots()
+    styles = _styles(list(dict.fromkeys(mean["family"])))
+    for fam, g in mean.groupby("family", sort=False):
+        color, marker, _ = styles[fam]
+        ax.plot(g["si_snr_in"], g["si_snr_out"], marker=marker, color=color, label=fam)
+        for _, r in g.iterrows():
+            ax.annotate(f"{r['snr_db']:g} dB", (r["si_snr_in"], r["si_snr_out"]), textcoords="offset points",
+                        xytext=(4, -10), fontsize=7, color=color)
+    lo = float(np.nanmin(mean[["si_snr_in", "si_snr_out"]].to_numpy())) - 2
+    hi = float(np.nanmax(mean[["si_snr_in", "si_snr_out"]].to_numpy())) + 2
+    ax.plot([lo, hi], [lo, hi], ls="--", color="0.4", lw=1, label="no change")
+    ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel="SI-SNR of the noisy input (dB)",
+           ylabel="SI-SNR after enhancement (dB)", title=title or "Speech enhancement: SI-SNR in vs out")
+    ax.grid(alpha=0.3)
+    ax.legend(title="noise (input SNR)", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return _finish(fig, name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -522,3 +523,190 @@ def test_sernet_features_run_in_float32_under_autocast():
         logits = net(x)
     assert z.dtype == torch.float32 and logits.dtype == torch.bfloat16  # the convolutions after it still autocast
     np.testing.assert_allclose(z.detach().numpy(), net.features(x).detach().numpy(), rtol=0, atol=0)
+
+
+# --------------------------------------------------------------------------- the notebook's grid (experiment engine)
+def _wav(path, seed: int, sr: int = 16000) -> None:
+    import soundfile as sf
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), 0.1 * np.random.default_rng(seed).standard_normal(sr // 2), sr)
+
+
+@pytest.fixture(scope="module")
+def esc_bank(tmp_path_factory):
+    """A recorded noise bank in the ESC-10 layout: three classes, three source recordings each."""
+    root = tmp_path_factory.mktemp("esc10")
+    for k, cls in enumerate(["001 - Dog bark", "002 - Rain", "010 - Fire crackling"]):
+        for s in range(3):
+            _wav(root / cls / f"{s + 1}-{1000 * (k + 1) + s}-A.wav", 10 * k + s)
+    return str(root)
+
+
+def _grid_config(labels, esc_bank, **over):
+    return dict(labels=labels, matched_types=["dog", "rain"], noise="esc10", noise_root=esc_bank,
+                unmatched_types=["crackling_fire"], unmatched_noise="esc10", unmatched_noise_root=esc_bank,
+                snrs=[0], train_snrs=[0], train_copies=1, data_seed=0, enhancer="gtcrn", enhancer_checkpoint=None,
+                n_frames=30, epochs=2, patience=None, lr=1e-3, batch_size=8, channels=[2, 4], h_dim=4) | over
+
+
+@pytest.fixture(scope="module")
+def mini_corpus(smoke_corpus):
+    """Two utterances per speaker of the smoke corpus (20 utterances, 10 speakers in 5 sessions)."""
+    return smoke_corpus.groupby("speaker", sort=False).head(2).reset_index(drop=True)
+
+
+def test_grid_declares_every_system_with_its_teacher(mini_corpus, esc_bank):
+    from serlib import protocols
+
+    m = mini_corpus
+    splits = protocols.auto(m, "loso_speaker", limit_folds=2).splits
+    config = _grid_config(sorted(m.emotion.unique()), esc_bank)
+    tasks = trnet.grid(m, splits, [0, 1], config)
+    assert len(tasks) == 2 * 2 * len(trnet.SYSTEMS)
+    assert [t.config["system"] for t in tasks[:6]] == list(trnet.SYSTEMS)
+    teacher = tasks[0]
+    for t in tasks[:6]:
+        assert (t.config["seed"], t.config["fold"]) == (0, splits[0].name)
+        assert t.config["test"] == m.utt_id.iloc[splits[0].test].tolist()
+        assert set(t.config["train"]).isdisjoint(t.config["test"]) and set(t.config["val"]).isdisjoint(t.config["test"])
+        assert t.deps == ({"teacher": teacher} if t.config["system"] in trnet.TEACHER_SYSTEMS else {})
+    assert tasks[6].config["fold"] == splits[1].name and tasks[12].config["seed"] == 1
+    only = trnet.grid(m, splits[:1], [0], config, systems=["TRNet"])
+    assert len(only) == 1 and only[0].deps["teacher"].config["system"] == "Baseline-c"
+    with pytest.raises(KeyError, match=r"lacks \['snrs'\]"):
+        trnet.grid(m, splits, [0], {k: v for k, v in config.items() if k != "snrs"})
+    with pytest.raises(ValueError, match="unknown system 'CNN'"):
+        trnet.grid(m, splits, [0], config, systems=["CNN"])
+
+
+def test_grid_runs_end_to_end_and_reruns_identically(tmp_data, tmp_path, mini_corpus, esc_bank):
+    """prepare -> Experiment.run -> tables, on 20 utterances; a second store recomputes every fit:
+    the per-utterance predictions are identical (the notebook's reruns reproduce)."""
+    from serlib import experiment, metrics, protocols
+
+    m = mini_corpus
+    labels = sorted(m.emotion.unique())
+    splits = protocols.auto(m, "loso_speaker", limit_folds=1).splits
+    config = _grid_config(labels, esc_bank)
+    sizes = trnet.prepare(m, splits, config, n_jobs=1, progress=False)
+    assert sizes == {"training utterances": 18, "test utterances": 2, "test conditions": 3}
+    tasks = trnet.grid(m, splits, [0], config)
+    outs = experiment.Experiment("t03", manifest=m, workers=1, root=tmp_path / "a", progress=False).run(tasks)
+    again = experiment.Experiment("t03", manifest=m, workers=1, root=tmp_path / "b", progress=False).run(tasks)
+    assert not any(o.cached for o in again)
+    preds = trnet.predictions(outs)
+    pd.testing.assert_frame_equal(preds, trnet.predictions(again))
+    assert len(preds) == 6 * 2 * 3 and set(preds.method) == set(trnet.SYSTEMS)
+    assert set(preds.y_pred) <= set(labels) and {f"p_{c}" for c in labels} <= set(preds.columns)
+    is_trnet = preds.method.str.startswith("TRNet")
+    assert preds.c[is_trnet].between(0, 1).all() and preds.c[~is_trnet].isna().all()
+    by = {o.config["system"]: o for o in outs}
+    assert by["Baseline-c"].load_weights() is not None and by["TRNet"].load_weights() is None
+    assert by["TRNet"].meta["teacher"] == by["TRNet w/o L_low"].meta["teacher"] == by["Baseline-c"].key
+    assert by["TRNet"].meta["n_train"] == len(splits[0].train) and by["TRNet"].meta["n_test"] == 2
+    emb = trnet.embeddings(outs)
+    assert {k[0] for k in emb} == set(trnet.EMBED_SYSTEMS) and all(v.shape == (2, 4) for v in emb.values())
+    rows = trnet.table1_rows(preds)
+    assert len(rows) == 6 * 3 * 2 and set(rows.train_condition) == {"clean", "clean+ESC-like"}
+    g = preds[(preds.method == "TRNet") & (preds.noise_type == "MUSAN-like")]
+    got = rows[(rows.method == "TRNet") & (rows.noise_type == "MUSAN-like") & (rows.metric == "uar")].value
+    assert got.item() == pytest.approx(metrics.uar(g.y_true, g.y_pred))
+
+
+def test_run_task_refuses_utterances_outside_the_manifest(mini_corpus, esc_bank):
+    from serlib.experiment import Context
+
+    m = mini_corpus
+    cfg = _grid_config(sorted(m.emotion.unique()), esc_bank) | dict(system="Baseline-n", seed=0, fold="f",
+                                                                     train=["nope"], val=[], test=[])
+    ctx = Context(key="k", manifests={"main": m}, deps={}, device="cpu", threads=1)
+    with pytest.raises(KeyError, match=r"1 utterance\(s\) of the task are not in the manifest, e.g. \['nope'\]"):
+        trnet.run_task(cfg, ctx)
+
+
+def _fake_output(system, seed, fold, snrs=(20.0, 0.0), n=4, d=3, best=2, epochs=3):
+    from serlib.experiment import TaskOutput
+
+    rng = np.random.default_rng([seed, len(system)])
+    rows = []
+    for cond in [(None, None), *[("ESC-like", s) for s in snrs]]:
+        for i in range(n):
+            rows.append(dict(utt_id=f"u{i}", test_condition="clean" if cond[0] is None else "noisy",
+                             noise_type=cond[0], snr=np.nan if cond[1] is None else cond[1],
+                             y_true=["a", "b"][i % 2], y_pred=["a", "b"][(i // 2) % 2],
+                             c=float(rng.random()) if system.startswith("TRNet") else np.nan))
+    extra = {}
+    if system in trnet.EMBED_SYSTEMS:
+        extra = {"embeddings": rng.normal(size=(len(snrs), n, d)).astype(np.float32),
+                 "embed_snrs": np.asarray(snrs, float), "embed_utts": np.asarray([f"u{i}" for i in range(n)][::-1])}
+    hist = pd.DataFrame({"epoch": range(1, epochs + 1), "seconds": [1.0] * epochs})
+    return TaskOutput(predictions=pd.DataFrame(rows), history=hist, extra=extra,
+                      meta=dict(best_epoch=best, epochs_run=epochs, best_val_uar=0.5),
+                      config={"system": system, "seed": seed, "fold": fold}, key=f"{system}-{seed}-{fold}")
+
+
+def test_output_tables_from_constructed_outputs():
+    outs = [_fake_output(s, 0, f, best=3 if s == "Baseline-n" else 2) for f in ("F1", "F2") for s in trnet.SYSTEMS]
+    preds = trnet.predictions(outs)
+    assert list(preds.columns[:3]) == ["method", "seed", "fold"] and "system" not in preds
+    rows = trnet.table1_rows(preds)
+    assert len(rows) == 2 * 6 * 3 * 2 and "n" not in rows and (rows.table == "1").all()
+    assert rows.value.eq(0.5).all()  # y_pred agrees with y_true on half of each class: UAR = WAR = 0.5
+    cv = trnet.c_values(preds)
+    assert set(cv.method) == {"TRNet", "TRNet w/o L_low", "TRNet w/o L_high"} and len(cv) == 2 * 3 * 3 * 4
+    cr = trnet.c_rows(cv)
+    one = cv[(cv.method == "TRNet") & (cv.fold == "F2") & (cv.snr == 0.0)].c.mean()
+    assert cr[(cr.method == "TRNet") & (cr.fold == "F2") & (cr.snr == 0.0)].value.item() == pytest.approx(one)
+    assert (cr.metric == "c").all() and len(cr) == 2 * 3 * 3
+    with pytest.raises(KeyError, match="no 'c' column"):
+        trnet.c_values(preds.drop(columns="c"))
+    fits = trnet.fit_summary(outs)
+    assert fits.best_before_last.sum() == 10 and not fits[fits.system == "Baseline-n"].best_before_last.any()
+
+
+def test_embedding_tables_follow_the_stored_order():
+    outs = [_fake_output(s, 0, "F1") for s in trnet.SYSTEMS] + [_fake_output("TRNet", 1, "F1", snrs=(0.0,))]
+    emb = trnet.embeddings(outs)
+    assert len(emb) == 3 * 2 + 1 and emb[("TRNet", 0.0, 1, "F1")].shape == (4, 3)
+    al = trnet.alignment_rows(emb)
+    assert len(al) == 3 and set(al.method) == set(trnet.EMBED_SYSTEMS)  # the one-SNR run has no spread
+    x = np.concatenate([emb[("TRNet", 0.0, 0, "F1")], emb[("TRNet", 20.0, 0, "F1")]])
+    assert al[al.method == "TRNet"].value.item() == pytest.approx(trnet.centre_spread(x, [0] * 4 + [20] * 4))
+    m = pd.DataFrame({"utt_id": [f"u{i}" for i in range(4)], "emotion": ["w", "x", "y", "z"]})
+    ts = trnet.tsne_inputs(outs, m, seed=0, fold="F1")
+    assert list(ts) == list(trnet.EMBED_SYSTEMS)
+    x, snr, emo = ts["Baseline-e"]
+    assert x.shape == (8, 3) and list(snr) == ["20 dB"] * 4 + ["0 dB"] * 4
+    assert list(emo) == ["z", "y", "x", "w"] * 2  # embed_utts are stored in reverse order
+    np.testing.assert_array_equal(x[4:], outs[2].extra["embeddings"][1])
+    assert trnet.tsne_inputs(outs, m, seed=1, fold="F1") == {}
+
+
+def test_dry_splits_cut_every_part_evenly_and_keep_the_rest():
+    from serlib.protocols import Split
+
+    s = Split("F1", train=np.arange(100, 140), val=np.arange(5), test=np.arange(200, 220), source_id="x")
+    (d,) = trnet.dry_splits([s], {"train": 8, "val": 6, "test": 3})
+    assert list(d.train) == [100, 106, 111, 117, 122, 128, 133, 139]  # evenly spaced, first and last kept
+    assert list(d.val) == [0, 1, 2, 3, 4] and list(d.test) == [200, 210, 219]
+    assert (d.name, d.source_id) == ("F1", "x") and len(s.train) == 40  # the input is left as it was
+    (dflt,) = trnet.dry_splits([s])
+    assert {k: len(getattr(dflt, k)) for k in ("train", "val", "test")} == {"train": 6, "val": 2, "test": 3}
+    (only,) = trnet.dry_splits([s], {"test": 2})
+    assert len(only.train) == 40 and len(only.test) == 2
+    with pytest.raises(ValueError, match=r"got \{'test': 0\}"):
+        trnet.dry_splits([s], {"test": 0})
+    with pytest.raises(ValueError, match="got {'select': 3}"):
+        trnet.dry_splits([s], {"select": 3})
+
+
+def test_tsne_inputs_cap_the_utterances_alike_at_every_snr():
+    outs = [_fake_output(s, 0, "F1", n=10) for s in trnet.EMBED_SYSTEMS]
+    m = pd.DataFrame({"utt_id": [f"u{i}" for i in range(10)], "emotion": list("abcdefghij")})
+    ts = trnet.tsne_inputs(outs, m, seed=0, fold="F1", max_utts=3)
+    x, snr, emo = ts["TRNet"]
+    assert x.shape == (6, 3) and list(snr) == ["20 dB"] * 3 + ["0 dB"] * 3
+    assert list(emo) == ["j", "f", "a"] * 2  # embed_utts are reversed: stored rows 0, 4, 9 are u9, u5, u0
+    np.testing.assert_array_equal(x[3:], outs[2].extra["embeddings"][1][[0, 4, 9]])
+    assert trnet.tsne_inputs(outs, m, seed=0, fold="F1", max_utts=None)["TRNet"][0].shape == (20, 3)

@@ -132,6 +132,24 @@ __all__ = [
     "select",
     "first_copies",
     "centre_spread",
+    "FAMILIES",
+    "EMBED_SYSTEMS",
+    "TEACHER_SYSTEMS",
+    "train_condition",
+    "test_conditions",
+    "prepare",
+    "DRY_PARTS",
+    "dry_splits",
+    "grid",
+    "run_task",
+    "predictions",
+    "table1_rows",
+    "c_values",
+    "c_rows",
+    "embeddings",
+    "alignment_rows",
+    "tsne_inputs",
+    "fit_summary",
 ]
 
 N_MELS = 80
@@ -902,3 +920,323 @@ def first_copies(data: Mapping[str, Any]) -> Mapping[str, Any]:
     return {k: (v[keep] if isinstance(v, np.ndarray) and len(v) == len(data["row"]) else
                 [v[i] for i in keep] if isinstance(v, list) and len(v) == len(data["row"]) else v)
             for k, v in data.items()}
+
+
+# --------------------------------------------------------------------------- the notebook's grid (serlib.experiment)
+FAMILIES = ("ESC-like", "MUSAN-like")
+"""Test noise families: the matched one (the training noise's bank and types, test sources) and the
+unmatched one (another bank or other types); the paper's IEM-ESC and IEM-MUSAN."""
+EMBED_SYSTEMS = ("Baseline-c", "Baseline-e", "TRNet")
+"""Systems whose test representations a task keeps (Figure 3 of the paper; ``ledger.trnet_alignment``)."""
+TEACHER_SYSTEMS = ("TRNet", "TRNet w/o L_low")
+"""Systems that need the frozen Baseline-c of the same fold and seed (for L_high)."""
+TASK_FN = "serlib.models.trnet:run_task"
+
+_DATA_KEYS = ("labels", "matched_types", "noise", "noise_root", "unmatched_types", "unmatched_noise",
+              "unmatched_noise_root", "snrs", "train_snrs", "train_copies", "data_seed", "enhancer",
+              "enhancer_checkpoint", "n_frames")
+_FIT_KEYS = ("epochs", "patience", "lr", "batch_size", "channels", "h_dim")
+
+
+def train_condition(system: str) -> str:
+    """The training condition of Table 1's rows: ``clean`` for Baseline-c, else ``clean+ESC-like``."""
+    return "clean" if check_system(system) == "Baseline-c" else f"clean+{FAMILIES[0]}"
+
+
+def test_conditions(config: Mapping[str, Any]) -> dict[tuple[str, float | None], Any]:
+    """The test conditions of a grid ``config``: ``{("clean", None): None, ("ESC-like", snr):
+    RandomCondition, ("MUSAN-like", snr): RandomCondition}`` for every ``snrs``.
+
+    Each noisy utterance gets a random type of its family from the bank's *test* sources (never
+    used in training), seeded by the utterance id. ``config`` holds ``snrs``, ``matched_types``,
+    ``noise``, ``noise_root``, ``unmatched_types``, ``unmatched_noise``, ``unmatched_noise_root``.
+    """
+    from serlib.noise import RandomCondition
+
+    banks = {FAMILIES[0]: (config["matched_types"], config.get("noise") or "synthetic", config.get("noise_root")),
+             FAMILIES[1]: (config["unmatched_types"], config.get("unmatched_noise") or "synthetic",
+                           config.get("unmatched_noise_root"))}
+    out: dict[tuple[str, float | None], Any] = {("clean", None): None}
+    for family, (types, bank, root) in banks.items():
+        for snr in config["snrs"]:
+            out[(family, float(snr))] = RandomCondition(tuple(types), (float(snr), float(snr)), seed=0, part="test",
+                                                        bank=bank, root=root)
+    return out
+
+
+def _training_inputs(manifest, config: Mapping[str, Any], n_jobs: int | None, progress: bool) -> dict[str, np.ndarray]:
+    return training_set(manifest, config["labels"], noise_types=config["matched_types"], snrs=config["train_snrs"],
+                        seed=config["data_seed"], copies=config["train_copies"], bank=config.get("noise") or "synthetic",
+                        root=config.get("noise_root"), enhancer=config["enhancer"],
+                        checkpoint=config.get("enhancer_checkpoint"), n_jobs=n_jobs, n_frames=config["n_frames"],
+                        progress=progress)
+
+
+def _test_inputs(manifest, config: Mapping[str, Any], n_jobs: int | None, progress: bool) -> dict:
+    conds = test_conditions(config)
+    specs = spectrograms(manifest, {str(i): c for i, c in enumerate(conds.values())}, config["enhancer"],
+                         checkpoint=config.get("enhancer_checkpoint"), n_jobs=n_jobs, n_frames=config["n_frames"],
+                         progress=progress)
+    return dict(zip(conds, specs.values()))
+
+
+def prepare(manifest, splits: Sequence[Any], config: Mapping[str, Any], *, n_jobs: int | None = None,
+            progress: bool = True) -> dict[str, int]:
+    """Render (enhance) and extract every input the grid's tasks read, once, before ``Experiment.run``.
+
+    Training inputs (:func:`training_set`) of every utterance in a training or validation part of
+    ``splits``, test inputs (:func:`test_conditions`) of every utterance in a test part; enhanced
+    audio in ``n_jobs`` processes, everything cached on disk, so the tasks only read. Returns the
+    number of utterances of each kind.
+    """
+    train = np.unique(np.concatenate([np.concatenate([s.train, s.val]) for s in splits]))
+    test = np.unique(np.concatenate([s.test for s in splits]))
+    _training_inputs(manifest.iloc[train], config, n_jobs, progress)
+    _test_inputs(manifest.iloc[test], config, n_jobs, progress)
+    return {"training utterances": int(len(train)), "test utterances": int(len(test)),
+            "test conditions": len(test_conditions(config))}
+
+
+DRY_PARTS = {"train": 6, "val": 2, "test": 3}
+"""Dry runs: utterances kept per part of a fold (:func:`dry_splits`). Six training utterances give
+``train_copies`` (2) x 6 = 12 items, one batch of the paper-size model; three test utterances still meet
+every test condition (clean + 2 families x 5 SNRs: 33 enhanced clips)."""
+
+
+def dry_splits(splits: Sequence[Any], parts: Mapping[str, int] | None = None) -> list:
+    """The splits with each part cut to at most ``parts[name]`` utterances (default :data:`DRY_PARTS`),
+    evenly spaced over the part so that its speakers and emotions stay mixed.
+
+    For dry runs: there every utterance is enhanced under the paper's whole condition grid (each of
+    ``train_copies`` training draws; every test SNR of both noise families) and passes through
+    paper-size models (500 frames, 32-256 filters), which dominated the run's time (about 120
+    enhanced clips and 6 paper-size fits for a 64-utterance corpus). Every branch still executes.
+    """
+    import dataclasses
+
+    parts = dict(DRY_PARTS if parts is None else parts)
+    bad = {k: v for k, v in parts.items() if k not in DRY_PARTS or int(v) < 1}
+    if bad:
+        raise ValueError(f"dry_splits: parts must map train/val/test to >= 1 utterances, got {bad}")
+
+    def cut(idx: np.ndarray, n: int | None) -> np.ndarray:
+        idx = np.asarray(idx)
+        if n is None or len(idx) <= n:
+            return idx
+        return idx[np.unique(np.linspace(0, len(idx) - 1, n).round().astype(int))]
+
+    return [dataclasses.replace(s, **{k: cut(getattr(s, k), parts.get(k)) for k in DRY_PARTS}) for s in splits]
+
+
+def grid(manifest, splits: Sequence[Any], seeds: Sequence[int], config: Mapping[str, Any],
+         systems: Sequence[str] = SYSTEMS) -> list:
+    """The notebook's grid: one :class:`serlib.experiment.Task` per system x seed x split.
+
+    ``config`` holds the data settings (:func:`test_conditions`, :func:`training_set`: ``labels``,
+    ``matched_types``, ``noise``, ``noise_root``, ``unmatched_*``, ``snrs``, ``train_snrs``,
+    ``train_copies``, ``data_seed``, ``enhancer``, ``enhancer_checkpoint``, ``n_frames``) and the
+    fit settings (``epochs``, ``patience``, ``lr``, ``batch_size``, ``channels``, ``h_dim``). Each
+    task's config adds ``system``, ``seed``, ``fold`` (the split's name) and the utterance ids of
+    its ``train``, ``val`` and ``test`` parts. TRNet and TRNet w/o L_low depend on the Baseline-c task
+    of the same seed and split (``deps={"teacher": ...}``), which is added when ``systems`` lacks it.
+    """
+    from serlib import profiles
+    from serlib.experiment import Task
+
+    missing = [k for k in (*_DATA_KEYS, *_FIT_KEYS) if k not in config]
+    if missing:
+        raise KeyError(f"trnet.grid: config lacks {missing}")
+    for s in systems:
+        check_system(s)
+    base = {k: config[k] for k in (*_DATA_KEYS, *_FIT_KEYS)} | {"dry": profiles.is_dry()}
+    ids = manifest["utt_id"].astype(str).to_numpy()
+    tasks = []
+    for seed in seeds:
+        for split in splits:
+            parts = {p: ids[getattr(split, p)].tolist() for p in ("train", "val", "test")}
+            cfg = base | {"seed": int(seed), "fold": split.name} | parts
+            teacher = Task(TASK_FN, cfg | {"system": "Baseline-c"})
+            for system in systems:
+                if system == "Baseline-c":
+                    tasks.append(teacher)
+                else:
+                    deps = {"teacher": teacher} if system in TEACHER_SYSTEMS else {}
+                    tasks.append(Task(TASK_FN, cfg | {"system": system}, deps=deps))
+    return tasks
+
+
+def run_task(config: Mapping[str, Any], ctx) -> Any:
+    """Train one system on one split and seed, evaluate it on every test condition (the engine's task).
+
+    Reads the cached inputs (:func:`prepare`); the teacher of TRNet / w/o L_low is the
+    ``ctx.deps["teacher"]`` Baseline-c. Returns a :class:`serlib.experiment.TaskOutput`:
+    ``predictions`` one row per test utterance and condition (``utt_id, test_condition, noise_type,
+    snr, y_true, y_pred``, posteriors ``p_<class>``, and for the TRNet systems the estimated ``c``);
+    ``history`` of the fit; ``meta`` (best epoch, epochs run, sizes); ``extra`` the representations
+    of :data:`EMBED_SYSTEMS` under the matched noise at each test SNR (``embeddings`` ``(S, N, D)``,
+    ``embed_snrs``, ``embed_utts``); ``weights`` of Baseline-c (the teacher of dependent tasks).
+    """
+    import pandas as pd
+
+    from serlib.experiment import TaskOutput
+
+    system, labels = check_system(config["system"]), list(config["labels"])
+    m = ctx.manifest
+    ids = m["utt_id"].astype(str)
+    unknown = sorted((set(config["train"]) | set(config["val"]) | set(config["test"])) - set(ids))
+    if unknown:
+        raise KeyError(f"run_task: {len(unknown)} utterance(s) of the task are not in the manifest, e.g. {unknown[:3]}")
+    trval = m[ids.isin(config["train"]) | ids.isin(config["val"])]
+    data = _training_inputs(trval, config, 1, False)
+    in_train = trval["utt_id"].astype(str).isin(config["train"]).to_numpy()
+    tr, va = select(data, np.flatnonzero(in_train)), select(data, np.flatnonzero(~in_train))
+    channels, h_dim = tuple(config["channels"]), int(config["h_dim"])
+    teacher = None
+    if system in TEACHER_SYSTEMS:
+        teacher = SERNet(channels=channels, h_dim=h_dim)
+        teacher.load_state_dict(ctx.deps["teacher"].load_weights())
+    fr = fit_system(system, tr, va, teacher=teacher, epochs=config["epochs"], seed=config["seed"], device=ctx.device,
+                    batch_size=config["batch_size"], lr=config["lr"], channels=channels, h_dim=h_dim,
+                    patience=config["patience"], n_frames=config["n_frames"])
+    test_m = m[ids.isin(config["test"])]
+    y_true = test_m["emotion"].to_numpy()
+    frames, emb, emb_snrs = [], [], []
+    for (family, snr), x in _test_inputs(test_m, config, 1, False).items():
+        kw = dict(device=ctx.device, n_frames=config["n_frames"])
+        post = predict_system(fr.model, system, x["noisy"], x["enhanced"], **kw)
+        frame = pd.DataFrame({"utt_id": test_m["utt_id"].to_numpy(), "test_condition": "clean" if snr is None else "noisy",
+                              "noise_type": None if snr is None else family, "snr": np.nan if snr is None else snr,
+                              "y_true": y_true, "y_pred": np.asarray(labels)[post.argmax(1)]})
+        for i, c in enumerate(labels):
+            frame[f"p_{c}"] = post[:, i]
+        if isinstance(fr.model, TRNet):
+            frame["c"] = fr.model.predict_c(x["noisy"], x["enhanced"])
+        frames.append(frame)
+        if system in EMBED_SYSTEMS and family == FAMILIES[0]:
+            emb.append(embed_system(fr.model, system, x["noisy"], x["enhanced"], **kw))
+            emb_snrs.append(snr)
+    h = fr.history
+    meta = dict(best_epoch=int(fr.best_epoch), epochs_run=int(len(h)), stopped_early=bool(fr.stopped_early),
+                best_val_uar=float(fr.best_score), n_train=int(len(tr["y"])), n_val=int(len(va["y"])),
+                n_test=int(len(test_m)), parameters=count_parameters(fr.model), dry=bool(fr.dry),
+                teacher=ctx.deps["teacher"].key if teacher is not None else None)
+    extra = {"embeddings": np.stack(emb).astype(np.float32), "embed_snrs": np.asarray(emb_snrs, float),
+             "embed_utts": np.asarray(test_m["utt_id"].astype(str).tolist(), dtype=str)} if emb else {}
+    weights = {k: v.detach().cpu().clone() for k, v in fr.model.state_dict().items()} if system == "Baseline-c" else None
+    return TaskOutput(predictions=pd.concat(frames, ignore_index=True), history=h, meta=meta, extra=extra,
+                      weights=weights)
+
+
+# --------------------------------------------------------------------------- the grid's outputs as tables
+_PRED_KEYS = ("method", "seed", "fold", "test_condition", "noise_type", "snr")
+
+
+def predictions(outputs: Sequence[Any]) -> Any:
+    """Every task's per-utterance predictions in one table, with ``method`` (the system), ``seed``,
+    ``fold`` and ``train_condition`` as leading columns (the columns of the result rows, so the table
+    can go to ``ledger.decide(..., predictions=)``)."""
+    from serlib.experiment import stack
+
+    p = stack(outputs, config=["system", "seed", "fold"]).drop(columns="key").rename(columns={"system": "method"})
+    return p.assign(train_condition=p["method"].map(train_condition))
+
+
+def table1_rows(preds: Any, metrics: Sequence[str] = ("uar", "war")) -> Any:
+    """Result rows of Table 1 from :func:`predictions`: one per system x seed x fold x test
+    condition x metric, with ``method, seed, fold, test_condition, noise_type, snr, metric, value,
+    train_condition`` and ``table="1"``, ready for ``Results.add(**row)``."""
+    from serlib.experiment import scores
+
+    rows = scores(preds, by=list(_PRED_KEYS), metrics=metrics).drop(columns="n")
+    return rows.assign(train_condition=rows["method"].map(train_condition), table="1")
+
+
+def c_values(preds: Any) -> Any:
+    """The estimated SNR coefficient ``c`` of every test utterance of the TRNet systems:
+    ``method, test_condition, noise_type, snr, seed, fold, utt_id, c`` (the input of
+    ``ledger.trnet_snr_coefficient``)."""
+    if "c" not in preds.columns:
+        raise KeyError("c_values: the predictions have no 'c' column (no TRNet system in the grid)")
+    d = preds[preds["c"].notna()]
+    return d[[*_PRED_KEYS, "utt_id", "c"]].reset_index(drop=True)
+
+
+def c_rows(cvals: Any) -> Any:
+    """Result rows of the paper's Figure 2: mean ``c`` per system x seed x fold x test condition
+    (``metric="c"``, ``table="fig2"``), ready for ``Results.add(**row)``."""
+    rows = cvals.groupby(list(_PRED_KEYS), dropna=False, sort=False)["c"].mean().reset_index()
+    return rows.rename(columns={"c": "value"}).assign(metric="c", table="fig2", train_condition=f"clean+{FAMILIES[0]}")
+
+
+def embeddings(outputs: Sequence[Any]) -> dict[tuple, np.ndarray]:
+    """``{(system, snr, seed, fold): (N, D) array}`` of the representations the tasks kept (the input
+    of ``ledger.trnet_alignment``); at every SNR the same test utterances in the same order."""
+    out = {}
+    for o in outputs:
+        if o is None or "embeddings" not in o.extra:
+            continue
+        c = o.config
+        for snr, arr in zip(o.extra["embed_snrs"], o.extra["embeddings"]):
+            out[(c["system"], float(snr), c["seed"], c["fold"])] = arr
+    return out
+
+
+def alignment_rows(emb: Mapping[tuple, np.ndarray]) -> Any:
+    """Result rows of the paper's Figure 3 measured in the representation space: the SNR-centre spread
+    (:func:`centre_spread` over the test SNRs; lower = aligned) per system x seed x fold
+    (``metric="snr_centre_spread"``, ``table="fig3"``); empty with fewer than two SNRs."""
+    import pandas as pd
+
+    runs: dict[tuple, dict[float, np.ndarray]] = {}
+    for (system, snr, seed, fold), arr in emb.items():
+        runs.setdefault((system, seed, fold), {})[snr] = arr
+    rows = []
+    for (system, seed, fold), by_snr in runs.items():
+        if len(by_snr) < 2:
+            continue
+        snrs = sorted(by_snr)
+        x = np.concatenate([by_snr[s] for s in snrs])
+        rows.append(dict(method=system, seed=seed, fold=fold, test_condition="noisy", noise_type=FAMILIES[0],
+                         train_condition=train_condition(system), metric="snr_centre_spread", table="fig3",
+                         value=centre_spread(x, np.repeat(snrs, len(by_snr[snrs[0]])))))
+    return pd.DataFrame(rows)
+
+
+def tsne_inputs(outputs: Sequence[Any], manifest, *, seed: int, fold: str, max_utts: int | None = 500) -> dict[str, tuple]:
+    """For the t-SNE maps of one run: ``{system: (X, snr_labels, emotions)}`` with the kept
+    representations of every test SNR stacked (``X`` ``(S*N, D)``), ``"20 dB"``-style labels and the
+    utterances' emotions (from ``manifest``); systems with fewer than two SNRs are left out. At most
+    ``max_utts`` test utterances (evenly spaced; the paper maps 500) enter, the same ones in every
+    map and at every SNR (None: all)."""
+    emo = manifest.set_index(manifest["utt_id"].astype(str))["emotion"]
+    out = {}
+    for o in outputs:
+        if o is None or "embeddings" not in o.extra or (o.config["seed"], o.config["fold"]) != (seed, fold):
+            continue
+        snrs, x = o.extra["embed_snrs"], o.extra["embeddings"]
+        if len(snrs) < 2:
+            continue
+        keep = np.arange(x.shape[1])
+        if max_utts is not None and len(keep) > max_utts:
+            keep = np.unique(np.linspace(0, len(keep) - 1, max_utts).round().astype(int))
+        x, utts = x[:, keep], np.asarray(o.extra["embed_utts"])[keep]
+        labels = np.repeat([f"{s:g} dB" for s in snrs], len(keep))
+        out[o.config["system"]] = (x.reshape(-1, x.shape[2]), labels, np.tile(emo.loc[utts].to_numpy(), len(snrs)))
+    return {s: out[s] for s in EMBED_SYSTEMS if s in out}
+
+
+def fit_summary(outputs: Sequence[Any]) -> Any:
+    """One row per fit: system, seed, fold, epochs run, best epoch, whether the best epoch came
+    before the last (early stopping or a plateau ended the fit), best validation UAR, seconds per epoch."""
+    import pandas as pd
+
+    rows = []
+    for o in outputs:
+        if o is None:
+            continue
+        h, m = o.history, o.meta
+        rows.append(dict(system=o.config["system"], seed=o.config["seed"], fold=o.config["fold"],
+                         epochs_run=m["epochs_run"], best_epoch=m["best_epoch"],
+                         best_before_last=m["best_epoch"] < m["epochs_run"], val_uar=m["best_val_uar"],
+                         sec_per_epoch=float(h["seconds"].mean()) if h is not None and len(h) else np.nan))
+    return pd.DataFrame(rows)
