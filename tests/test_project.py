@@ -111,13 +111,7 @@ def _cell_problems(nb: Path) -> list[str]:
     return problems
 
 
-BEING_CONVERTED: set[str] = set()
-"""Notebooks whose long cells are still being moved into serlib on main (drop a name once its branch is in)."""
-
-
-@pytest.mark.parametrize("nb", [pytest.param(p, marks=[pytest.mark.xfail(strict=False, reason="being converted")]
-                                             if p.stem in BEING_CONVERTED else []) for p in NOTEBOOKS],
-                         ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_cells_are_short_and_free_of_tracker_wording(nb):
     problems = _cell_problems(nb)
     assert not problems, f"{nb.name}: " + "; ".join(problems)
