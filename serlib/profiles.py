@@ -22,7 +22,9 @@ worker processes inherit it) :func:`resolve` keeps every setting of the profile 
 *what* runs (models, widths, systems, augmentations, grids, conditions, SNRs, noise types,
 batch sizes, frames) and caps only *how much* runs (:func:`dry_caps`): 1 fold, the first seed,
 1 epoch, at most :data:`DRY_UTTERANCES` utterances (the embedded corpus is generated at that
-size; a real corpus is subsampled to it) and at most as many cross-corpus and test utterances.
+size; a real corpus is subsampled to it) and at most as many cross-corpus and test utterances,
+fitted in-process (``workers`` 1: a dry run checks the paper's branches, not the cluster; the Dask
+backends have their own tests, and a running scheduler given by ``scheduler`` is still used).
 :func:`serlib.training.fit` then stops every epoch after :data:`DRY_BATCHES` batches and
 :func:`serlib.models.forest.fit_grid` fits :data:`DRY_TREES` trees per forest of the full grid.
 So every paper-only branch executes in minutes; the numbers mean nothing (``cfg.dry`` is True
@@ -197,7 +199,8 @@ def dry_caps(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
 
     ``folds`` -> 1 (also for None = all), ``seeds`` -> the first, ``epochs`` -> 1,
     ``corpus_size`` -> :data:`DRY_UTTERANCES` (a named size or any larger number),
-    ``xcorpus_max`` / ``test_max`` -> at most :data:`DRY_TEST_UTTERANCES` (None = all becomes the cap).
+    ``xcorpus_max`` / ``test_max`` -> at most :data:`DRY_TEST_UTTERANCES` (None = all becomes the cap),
+    ``workers`` -> 1 (fits in-process: no local cluster to start for a few tiny fits).
     Every other knob is kept, so the run takes the same branches as the full profile.
     """
     out = dict(values)
@@ -208,6 +211,7 @@ def dry_caps(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         "corpus_size": lambda v: DRY_UTTERANCES if isinstance(v, str) else _cap(v),
         "xcorpus_max": lambda v: DRY_TEST_UTTERANCES if v is None else min(int(v), DRY_TEST_UTTERANCES),
         "test_max": lambda v: DRY_TEST_UTTERANCES if v is None else min(int(v), DRY_TEST_UTTERANCES),
+        "workers": lambda v: 1,
     }
     changed = []
     for name, rule in rules.items():

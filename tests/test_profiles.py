@@ -108,9 +108,10 @@ def test_dry_caps_keep_the_branches_and_cap_the_amounts(monkeypatch):
     assert dry.dry and dry.folds == 1 and dry.seeds == [0] and dry.epochs == 1  # the cap beats a given knob
     assert dry.corpus_size == profiles.DRY_UTTERANCES and dry.xcorpus_max == profiles.DRY_TEST_UTTERANCES
     kept = {k: v for k, v in full.items() if k not in ("folds", "seeds", "epochs", "corpus_size", "xcorpus_max",
-                                                       "dry", "dry_capped", "overrides")}
+                                                       "workers", "dry", "dry_capped", "overrides")}
     assert kept and all(dry[k] == v for k, v in kept.items())  # models, widths, augmentations, SNRs ... as in paper
-    assert set(dry.dry_capped) == {"folds", "seeds", "epochs", "corpus_size", "xcorpus_max"}
+    assert dry.workers == 1 and full.workers != 1                 # in-process: no local cluster for tiny fits
+    assert set(dry.dry_capped) == {"folds", "seeds", "epochs", "corpus_size", "xcorpus_max", "workers"}
     assert "dry run" in repr(dry)
     assert profiles.resolve("10_robustness_leaderboard", profile="paper").test_max == profiles.DRY_TEST_UTTERANCES
     assert profiles.resolve("01_edrl_mea", profile="smoke", corpus_size=20).corpus_size == 20  # below the cap: kept
@@ -120,6 +121,7 @@ def test_dry_caps_keep_the_branches_and_cap_the_amounts(monkeypatch):
 
 
 def test_dry_caps_on_plain_values():
-    capped, changed = profiles.dry_caps({"seeds": [3, 4], "folds": 1, "corpus_size": 500, "test_max": 10, "lr": 0.1})
-    assert capped == {"seeds": [3], "folds": 1, "corpus_size": 64, "test_max": 10, "lr": 0.1}
-    assert changed == ["seeds", "corpus_size"]
+    capped, changed = profiles.dry_caps({"seeds": [3, 4], "folds": 1, "corpus_size": 500, "test_max": 10, "lr": 0.1,
+                                         "workers": None})
+    assert capped == {"seeds": [3], "folds": 1, "corpus_size": 64, "test_max": 10, "lr": 0.1, "workers": 1}
+    assert changed == ["seeds", "corpus_size", "workers"]
