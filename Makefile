@@ -26,7 +26,7 @@ reproduce: $(STAMP)
 # two pytest-xdist workers (CI machines have 2 cores); --dist loadscope keeps a notebook's cells (one kernel)
 # on one worker, and a test module's tests together
 test: $(STAMP)
-	$(PY) -m pytest -n 2 --dist loadscope
+	$(PY) -m pytest -n 2 --dist loadscope --durations=25
 
 test-fast: $(STAMP)
 	$(PY) -m pytest tests -n 2 --dist loadscope -m "not notebook and not slow"
