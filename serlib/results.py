@@ -130,8 +130,17 @@ def _jsonable(v: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- run metadata
+OUTPUT_PATHS = ("results", "runs", "figures", "README.md")
+"""Tracked paths that runs write (results, executed notebooks, figures, the README's generated block).
+They are left out of the dirty flag: in a full run, notebook 02 starts after 01 has rewritten
+``results/01_*.csv``, and that must not mark 02's code as unknown. Any other change makes it dirty."""
+
+
 def _git_commit() -> tuple[str, bool | None]:
-    """(commit hash or "unknown", dirty flag or None), read-only git calls."""
+    """(commit hash or "unknown", dirty flag or None), read-only git calls.
+
+    dirty: tracked files differ from the commit, outside :data:`OUTPUT_PATHS` (what produced the
+    numbers is then not the commit's code)."""
     try:
         out = subprocess.run(["git", "-C", str(paths.REPO), "rev-parse", "HEAD"], capture_output=True,
                              text=True, timeout=10)
@@ -139,7 +148,8 @@ def _git_commit() -> tuple[str, bool | None]:
             return "unknown", None
         commit = out.stdout.strip()
         st = subprocess.run(["git", "--no-optional-locks", "-C", str(paths.REPO), "status", "--porcelain",
-                             "--untracked-files=no"], capture_output=True, text=True, timeout=10)
+                             "--untracked-files=no", "--", ".", *(f":(exclude){p}" for p in OUTPUT_PATHS)],
+                            capture_output=True, text=True, timeout=10)
         dirty = bool(st.stdout.strip()) if st.returncode == 0 else None
         return commit or "unknown", dirty
     except (OSError, subprocess.SubprocessError):

@@ -104,6 +104,28 @@ def test_git_commit_unknown_outside_git(tmp_path, monkeypatch):
     assert R._git_commit() == ("unknown", None)
 
 
+def test_git_dirty_ignores_run_outputs_but_not_code(tmp_path, monkeypatch):
+    """A run's own outputs (results/, figures/, runs/, the README block) leave the flag clean; code does not."""
+    import subprocess
+
+    def git(*a):
+        subprocess.run(["git", "-C", str(tmp_path), *a], check=True, capture_output=True)
+
+    git("init", "-q")
+    for rel in ["serlib/x.py", "results/01.csv", "figures/a.png", "runs/reference/a.ipynb", "README.md"]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("0")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    monkeypatch.setattr(paths, "REPO", tmp_path)
+    assert R._git_commit()[1] is False
+    for rel in ["results/01.csv", "figures/a.png", "runs/reference/a.ipynb", "README.md"]:
+        (tmp_path / rel).write_text("1")
+    assert R._git_commit()[1] is False
+    (tmp_path / "serlib/x.py").write_text("1")
+    assert R._git_commit()[1] is True
+
+
 def test_timer_accumulates_seconds():
     res = R.Results("99_toy", "smoke")
     t0 = time.perf_counter()
