@@ -14,11 +14,13 @@ cell does not show it twice (:func:`enable_inline`). A figure built by hand with
 
 Input is the tidy results frame of :mod:`serlib.results` (one row per method x condition x
 seed x metric; proportions stored as fractions, shown here in %). Clean rows (no SNR) are
-drawn at the right of the SNR axis, labelled "clean". Uncertainty: with three or more seeds,
-bands and error bars are the Student-t 95 % CI over seeds (:func:`serlib.metrics.mean_ci`),
-clipped to the metric's range (UAR/F1 0-100 %, CCC -1..1); with two seeds the single-seed values
-are drawn as small dots instead (a two-seed t interval is 12.7 standard errors wide and says
-little); axes stay inside the metric's range.
+drawn at the right of the SNR axis, labelled "clean". Uncertainty is over *runs*: the values of
+the ``seed`` column (a notebook with seeds x folds passes one id per run, e.g.
+:func:`serlib.leaderboard.run_frame`; folds of one seed are otherwise averaged). With three or more
+runs, bands and error bars are the Student-t 95 % CI (:func:`serlib.metrics.mean_ci`), clipped to
+the metric's range (UAR/F1 0-100 %, CCC -1..1); with two the single-run values are drawn as small
+dots instead (a two-run t interval is 12.7 standard errors wide and says little); axes stay inside
+the metric's range. Legends say "runs".
 
 Headless use: without a display (and outside Jupyter) the Agg backend is selected at import.
 """
@@ -281,11 +283,11 @@ def _uncertainty_handles(band: bool, seeds: bool, *, bars: bool = False) -> tupl
     if band:
         handles.append(Line2D([], [], color="black", lw=1, marker="|", ms=7) if bars
                        else Patch(color="0.55", alpha=0.3, lw=0))
-        labels.append("95 % CI over seeds")
+        labels.append("95 % CI over runs")
     if seeds:
         handles.append(Line2D([], [], marker="|", ls="none", color="black", ms=7, mew=1.2) if bars
                        else Line2D([], [], marker="o", ls="none", color="0.45", alpha=0.6, markersize=4))
-        labels.append("single seeds (fewer than 3)")
+        labels.append("single runs (fewer than 3)")
     return handles, labels
 
 
@@ -466,7 +468,7 @@ def metric_vs_snr(
 
     Clean rows (``snr`` missing) appear in every panel as a larger marker at the right, labelled
     "clean". With ``ci`` and at least three seeds per point a band / error bar shows the 95 % CI
-    over seeds; with two, the single seeds are dots. The y axis stays inside the metric's range
+    over runs; with two, the single runs are dots. The y axis stays inside the metric's range
     (UAR/F1 0-100 %, CCC -1..1); the legend sits in a spare panel or beside the panels. With one
     SNR there is no curve to draw: a warning points to :func:`score_table`. ``chance`` (a fraction,
     e.g. 0.25 for 4 classes) adds a dotted chance line.
@@ -557,7 +559,7 @@ def score_table(
     cols: str | Sequence[str] | None = None,
     digits: int | None = None,
 ) -> pd.DataFrame:
-    """``metric`` as a table: mean ± 95 % CI over seeds (n seeds), per ``rows`` x (``cols``, condition).
+    """``metric`` as a table: mean ± 95 % CI over runs (n runs), per ``rows`` x (``cols``, condition).
 
     The table to show instead of :func:`metric_vs_snr` when there is a single SNR. The condition
     is "clean" (or the ``test_condition``) for rows without an SNR, else "<noise_type> <snr> dB".
@@ -596,9 +598,12 @@ def score_table(
 
 
 def _interval_marks(ax, centre: float, pos: float, values: np.ndarray, *, scale: float, bounds, drawn: _Drawn,
-                    horizontal: bool = True) -> None:
-    """A CI error bar (>= 3 values) or single-value ticks (2 values) at ``pos`` for a bar of height ``centre``."""
+                    horizontal: bool = True) -> float:
+    """A CI error bar (>= 3 values) or single-value ticks (2 values) at ``pos`` for a bar of height ``centre``.
+
+    Returns the largest value drawn (the bar's end when nothing is drawn), so a value label can sit past it."""
     n = len(values)
+    right = centre
     if n >= MIN_SEEDS_FOR_CI:
         _, half = mean_ci(values)
         lo, hi = _clip(np.array([centre - half * scale, centre + half * scale]), bounds)
@@ -609,6 +614,7 @@ def _interval_marks(ax, centre: float, pos: float, values: np.ndarray, *, scale:
             ax.errorbar([pos], [centre], yerr=err, fmt="none", ecolor="black", capsize=2.5, lw=1, zorder=4)
         drawn.values += [lo, hi]
         drawn.band = True
+        right = max(centre, hi)
     elif n == 2:
         vals = values * scale
         if horizontal:
@@ -617,6 +623,8 @@ def _interval_marks(ax, centre: float, pos: float, values: np.ndarray, *, scale:
             ax.plot([pos] * n, vals, ls="none", marker="_", ms=7, mew=1.2, color="black", zorder=4)
         drawn.values += list(vals)
         drawn.seeds = True
+        right = max(centre, *vals)
+    return right
 
 
 def _per_group_seeds(frame: pd.DataFrame, keys: list[str]) -> dict[tuple, np.ndarray]:
@@ -655,7 +663,7 @@ def bars(
     title: str | None = None,
     name: str | None = None,
 ) -> Figure:
-    """Horizontal grouped bars of ``metric`` (mean over seeds) per ``y`` group and ``hue``.
+    """Horizontal grouped bars of ``metric`` (mean over runs) per ``y`` group and ``hue``.
 
     Made for a handful of conditions per system (e.g. paper 5's clean / FGSM / BIM test):
     system names sit on the y axis (no rotated or cut labels), every bar carries its value (so a
@@ -701,14 +709,15 @@ def bars(
         for p, yv, m in zip(pos, ys, means):
             if (yv, h) not in seeds:
                 continue
-            _interval_marks(ax, m, p, seeds[(yv, h)], scale=scale, bounds=bounds, drawn=drawn)
-            ax.annotate(f"{m:.{0 if scale == 100.0 else 2}f}", (max(m, 0.0), p), xytext=(3, 0),
+            right = _interval_marks(ax, m, p, seeds[(yv, h)], scale=scale, bounds=bounds, drawn=drawn)
+            # past the bar, its interval and zero, so no whisker runs through the number (or its minus sign)
+            ax.annotate(f"{m:.{0 if scale == 100.0 else 2}f}", (max(right, 0.0), p), xytext=(4, 0),
                         textcoords="offset points", va="center", fontsize=7, color="0.2")
     if chance is not None:
         ax.axvline(chance * scale, color="0.25", ls="--", lw=1, zorder=1,
                    label=f"chance ({chance * scale:g}{' %' if scale == 100.0 else ''})")
     lo, hi = _limits(drawn.values, bounds)
-    ax.set_xlim(min(lo, 0.0), hi + 0.06 * (hi - lo))  # room for the value labels
+    ax.set_xlim(min(lo, 0.0), hi + 0.1 * (hi - lo))  # room for the value labels
     ax.set_yticks(np.arange(len(ys)))
     ax.set_yticklabels([_wrap(v) for v in ys], fontsize="small")
     ax.invert_yaxis()
@@ -736,8 +745,8 @@ def leaderboard_auc(
     """The robustness leaderboard: overall AUC per method (bars) and per noise family (markers).
 
     ``auc`` is :func:`serlib.leaderboard.auc_frame` (``method, seed, noise_type, value``, with
-    ``noise_type = "all"`` the mean over families). Bars are the overall AUC (mean over seeds) with
-    the 95 % CI over seeds (three or more) or single-seed ticks (two); markers are the families'
+    ``noise_type = "all"`` the mean over families). Bars are the overall AUC (mean over runs) with
+    the 95 % CI over runs (three or more) or single-run ticks (two); markers are the families'
     means; methods are ranked top-down (``order``, e.g. the leaderboard's, or by overall AUC);
     the dashed line is chance (``chance`` as a fraction; None = none). Method names sit on the
     y axis and the legend below the axes, so nothing overlaps.
@@ -779,7 +788,7 @@ def leaderboard_auc(
         color, marker, _ = styles[f]
         xs = [fam_means[(m, f)].mean() * 100 if (m, f) in fam_means else np.nan for m in order]
         ax.scatter(xs, y + off, color=color, marker=marker, s=30, edgecolors="white", linewidths=0.5, zorder=3,
-                   label=f"{f} (mean over seeds)")
+                   label=f"{f} (mean over runs)")
         drawn.values += [v for v in xs if np.isfinite(v)]
     if chance is not None:
         ax.axvline(chance * 100, color="0.25", ls="--", lw=1, zorder=2, label=f"chance ({chance * 100:g} %)")

@@ -74,7 +74,7 @@ def test_metric_vs_snr(tmp_data, tidy):
         lo, hi = ax.get_ylim()
         assert 0.0 <= lo < hi <= 100.0  # inside the metric's range
     assert _has_legend(fig) and "UAR vs SNR" in _title(fig)
-    assert _legend_texts(fig) == ["Baseline", "Robust", "95 % CI over seeds"]  # three seeds: CI bands
+    assert _legend_texts(fig) == ["Baseline", "Robust", "95 % CI over runs"]  # three seeds: CI bands
     assert all(ax.get_legend() is None for ax in axes)  # the legend is off the data
     # the plotted means are the seed means in %
     line = axes[0].get_lines()[0]
@@ -264,7 +264,7 @@ def test_metric_vs_snr_two_seeds_draws_dots_not_bands(tmp_data):
     assert not _bands(ax)
     dots = [c for c in ax.collections if len(c.get_offsets()) == 4]  # 2 SNRs x 2 seeds
     assert dots and sorted(dots[0].get_offsets()[:, 1]) == pytest.approx([30, 40, 70, 80])
-    assert _legend_texts(fig) == ["A", "single seeds (fewer than 3)"]
+    assert _legend_texts(fig) == ["A", "single runs (fewer than 3)"]
     lo, hi = ax.get_ylim()
     assert 0 <= lo and hi <= 100
     # negative control: three seeds give a band, clipped to the metric's range (never above 100 %)
@@ -329,8 +329,8 @@ def test_bars_show_zero_bars_chance_and_full_labels(tmp_data):
     assert "0" in values and "51" in values  # a bar of 0 is still labelled; means over seeds in %
     assert any(line.get_xdata()[0] == 25 for line in ax.get_lines())  # chance line at 25 %
     assert ax.get_legend() is None and fig.legends  # legend outside the axes
-    assert _legend_texts(fig) == ["chance (25 %)", "clean", "fgsm", "95 % CI over seeds"]
-    assert ax.get_xlim()[0] == 0.0 and ax.get_xlim()[1] <= 100.0 * 1.06 + 1e-9
+    assert _legend_texts(fig) == ["chance (25 %)", "clean", "fgsm", "95 % CI over runs"]
+    assert ax.get_xlim()[0] == 0.0 and ax.get_xlim()[1] <= 100.0 * 1.1 + 1e-9
     with pytest.raises(ValueError, match="bim"):
         P.bars(pd.DataFrame(rows), "uar", y="method", hue="test_condition", hue_order=["clean", "bim"])
 
@@ -348,7 +348,7 @@ def test_leaderboard_auc(tmp_data):
     assert widths == pytest.approx([100 * (0.525 + 0.01), 100 * (0.325 + 0.01)])
     assert any(np.allclose(line.get_xdata(), 25) for line in ax.get_lines())  # chance
     texts = _legend_texts(fig)
-    assert "single seeds (fewer than 3)" in texts and "babble (mean over seeds)" in texts
+    assert "single runs (fewer than 3)" in texts and "babble (mean over runs)" in texts
     assert ax.get_xlim()[1] <= 100.0
     fig = P.leaderboard_auc(auc, order=["weak", "strong"], chance=None)
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["weak", "strong"]
@@ -389,6 +389,22 @@ def test_segment_frequency_axis(tmp_data):
     assert "Mel band" in P.segment(np.zeros((50, 80)), kind="lmfb").axes[0].get_ylabel()
     with pytest.raises(ValueError, match=r"\(frames, 128\)"):
         P.segment(np.zeros((256, 80)))
+
+
+def test_bars_value_labels_sit_past_the_interval_with_their_sign(tmp_data):
+    """A label on the whisker was unreadable, and its minus sign was hidden (02's Figure 3a read 0.08 for -0.08)."""
+    from serlib.metrics import mean_ci
+
+    vals = {"emotion": [0.30, 0.33, 0.37], "reconstruction": [-0.02, -0.08, -0.13]}
+    rows = [{"read_by": "probe", "embedding": e, "seed": s, "metric": "ccc", "value": v}
+            for e, vs in vals.items() for s, v in enumerate(vs)]
+    fig = P.bars(pd.DataFrame(rows), "ccc", y="read_by", hue="embedding", chance=0.0)
+    ax = fig.axes[0]
+    for e, vs in vals.items():
+        mean, half = mean_ci(np.array(vs))
+        label = next(t for t in ax.texts if t.get_text() == f"{mean:.2f}")
+        assert label.xy[0] >= max(mean + half, 0.0) - 1e-9, (e, label.xy, mean + half)
+    assert any(t.get_text().startswith("-0.") for t in ax.texts)
 
 
 def test_bar_compare_clips_ccc_error_bars(tmp_data):
