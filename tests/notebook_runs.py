@@ -6,9 +6,10 @@ from pathlib import Path
 
 from serlib import run
 
-MIXES_NOISE = {"00_data_tour", "01_edrl_mea", "03_trnet", "04_joint_asr_ser", "05_densenet_highway"}
-"""Notebooks whose test noise comes from a bank of the user's choice (02: booth re-recordings of the
-generated radio; 10: noise families of the generated bank)."""
+MIXES_NOISE = {"00_data_tour", "01_edrl_mea", "02_decoupled_ladder", "03_trnet", "04_joint_asr_ser",
+               "05_densenet_highway", "10_robustness_leaderboard"}
+"""Notebooks whose test noise comes from a bank of the user's choice: all of them (02's booth radio plays
+the bank's own types when it has no radio type; 10's families come from the bank)."""
 
 
 def emodb_params(name: str, shared: Path) -> dict:

@@ -121,3 +121,48 @@ def test_calibration_with_the_generated_radio(tmp_data):
     tab = room.calibration_table()
     np.testing.assert_allclose(tab["calibrated_snr"], tab["paper_snr"], atol=0.01)
     assert (tab["single_volume_snr"] - tab["paper_snr"]).abs().max() < 1.0
+
+
+@pytest.fixture(scope="module")
+def no_radio_bank(tmp_path_factory):
+    """A recorded bank (iNoise layout) without a 'radio' type: two kinds of background sound."""
+    root = tmp_path_factory.mktemp("no_radio_bank")
+    rng = np.random.default_rng(2)
+    for kind, colour in (("street", 1.0), ("fan", 0.2)):
+        (root / kind).mkdir()
+        for i in range(4):
+            x = rng.standard_normal(3 * SR)
+            x = np.convolve(x, np.ones(int(1 + 20 * colour)) / (1 + 20 * colour), mode="same")
+            sf.write(str(root / kind / f"{kind}_{i}.wav"), (0.05 * x).astype(np.float32), SR)
+    return root
+
+
+def test_the_radio_plays_the_banks_own_types_when_it_has_no_radio(no_radio_bank, radio_bank):
+    """Paper 2 on a real noise folder (ESC-10 has no radio): the booth's radio plays every type of the bank,
+    test clips for the test set and train clips for the unlabeled set, at the paper's SNR."""
+    from serlib.models import ladder
+    from serlib.noise.condition import ALL_TYPES
+
+    assert ladder.radio_programme("synthetic")[0] == "radio"
+    assert ladder.radio_programme("inoise", str(radio_bank))[0] == "radio"
+    kind, why = ladder.radio_programme("inoise", str(no_radio_bank))
+    assert kind == ALL_TYPES and "fan, street" in why
+    tab = room.calibration_table(bank="inoise", root=no_radio_bank, noise_type=kind)
+    np.testing.assert_allclose(tab["calibrated_snr"], tab["paper_snr"], atol=0.01)
+    speech = talker()
+    test = ladder.booth("A15_B25", part="test", bank="inoise", root=str(no_radio_bank))
+    train = ladder.booth("A15_B25", part="train", bank="inoise", root=str(no_radio_bank))
+    assert test.noise_type == ALL_TYPES and test.key != train.key
+    heard = {}
+    for part, c in (("test", test), ("train", train)):
+        heard[part] = set()
+        for u in range(12):
+            y, _, _, info = c.apply_with_parts(speech, f"u{u}")
+            assert y.shape == speech.shape and np.isfinite(y).all()
+            assert abs(info["snr_measured"] - c.snr_db) < 0.01
+            heard[part].add(info["clip_id"])
+    assert heard["test"] and heard["train"] and not heard["test"] & heard["train"]  # test clips never in training
+    kinds = noise.load_noise("inoise", no_radio_bank).set_index("clip_id")["noise_type"]
+    assert set(kinds[list(heard["test"] | heard["train"])]) == {"fan", "street"}  # the radio plays both kinds
+    with pytest.raises(ValueError, match="every type of a recorded bank"):
+        room.RoomCondition("A5_B35", noise_type=ALL_TYPES).apply(speech, "u1")

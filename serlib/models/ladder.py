@@ -75,6 +75,7 @@ Choices where the papers are vague (the notebook narrates them):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,6 +90,7 @@ import pandas as pd
 from serlib.metrics import ccc_loss as _metrics_ccc_loss
 
 __all__ = [
+    "radio_programme",
     "AMLP",
     "Dense",
     "DecoupledLadder",
@@ -1097,13 +1099,34 @@ def fold_table(folds: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
+@functools.lru_cache(maxsize=16)
+def radio_programme(bank: str = "synthetic", root: str | None = None) -> tuple[str, str]:
+    """``(noise type the booth's radio plays, a sentence saying why)``.
+
+    Paper 2's radio played talk and music shows: the generated bank's ``radio`` type, or a recorded
+    bank's own ``radio`` type. A recorded bank without one (ESC-10, DEMAND, a folder of your own)
+    plays all of its types (:data:`serlib.noise.condition.ALL_TYPES`) from the radio's position,
+    test clips for the test set and train clips for the unlabeled set, as always."""
+    from serlib.noise import load_noise
+    from serlib.noise.condition import ALL_TYPES
+
+    if bank == "synthetic":
+        return "radio", "radio programme: the generated bank's radio type (talk, talk over music beds, music)"
+    types = sorted(load_noise(bank, root)["noise_type"].unique())
+    if "radio" in types:
+        return "radio", f"radio programme: the {bank} bank's own radio type"
+    return ALL_TYPES, (f"radio programme: the {bank} bank has no radio type, so the radio plays all of its "
+                       f"{len(types)} types ({', '.join(types)})")
+
+
 def booth(setting: str, *, part: str, seed: int = 0, bank: str = "synthetic", root: str | None = None) -> Any:
-    """The booth re-recording of ``setting``: the radio from the bank's ``test`` sources for the test
-    set, from its ``train`` sources for the unlabeled set (``part``), so test noise clips are never
-    heard in training."""
+    """The booth re-recording of ``setting``: the radio (:func:`radio_programme`) from the bank's ``test``
+    sources for the test set, from its ``train`` sources for the unlabeled set (``part``), so test noise
+    clips are never heard in training."""
     from serlib.noise import room
 
-    return room.RoomCondition(setting, seed=seed, part=part, bank=bank, root=root)
+    return room.RoomCondition(setting, seed=seed, part=part, bank=bank, root=root,
+                              noise_type=radio_programme(bank, root)[0])
 
 
 def extract_features(folds: Mapping[str, pd.DataFrame], kind: str, settings: Sequence[str], *, seed: int = 0,

@@ -46,11 +46,15 @@ from serlib.noise.banks import BANKS, load_noise, synthetic_root
 from serlib.noise.mix import SNR_MODES, mix, noise_segment
 from serlib.noise.scenes import stable_seed
 
-__all__ = ["Condition", "RandomCondition", "PARTS", "MIX_VERSION", "clear_caches", "bank_fingerprint", "bank_token",
+__all__ = ["Condition", "RandomCondition", "PARTS", "ALL_TYPES", "MIX_VERSION", "clear_caches", "bank_fingerprint", "bank_token",
            "mix_token", "snr_token", "snr_table"]
 
 PARTS = ("train", "test", "all")
 """Which sources a condition draws from."""
+
+ALL_TYPES = "all"
+"""A noise type that means every type of a recorded bank (e.g. paper 2's radio programme from a
+folder without a ``radio`` type: the bank's own sounds play from the radio's position)."""
 
 MIX_VERSION = 1
 """Version of the code that turns clean audio into a condition's audio (:mod:`serlib.noise.mix` and the
@@ -81,6 +85,9 @@ def clear_caches() -> None:
 
 
 def _bank_clips(bank: str, root: str | None, noise_type: str, part: str) -> pd.DataFrame:
+    if noise_type == ALL_TYPES and bank == "synthetic":
+        raise ValueError(f"noise type {ALL_TYPES!r} means every type of a recorded bank; the generated bank makes "
+                         "its types one by one: name them")
     root = _bank_root(bank, root)  # resolved now: SERLIB_DATA may change between calls (tests, notebooks)
     key = (bank, root, noise_type if bank == "synthetic" else None)
     with _lock:
@@ -93,7 +100,7 @@ def _bank_clips(bank: str, root: str | None, noise_type: str, part: str) -> pd.D
             df = load_noise(bank, root)
         with _lock:
             _banks[key] = df
-    sel = df[df["noise_type"] == noise_type]
+    sel = df if noise_type == ALL_TYPES else df[df["noise_type"] == noise_type]
     if sel.empty:
         raise ValueError(f"noise bank {bank!r} ({root or 'default root'}) has no clips of type {noise_type!r}; "
                          f"available types: {sorted(df['noise_type'].unique())}")
