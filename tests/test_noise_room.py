@@ -166,3 +166,20 @@ def test_the_radio_plays_the_banks_own_types_when_it_has_no_radio(no_radio_bank,
     assert set(kinds[list(heard["test"] | heard["train"])]) == {"fan", "street"}  # the radio plays both kinds
     with pytest.raises(ValueError, match="every type of a recorded bank"):
         room.RoomCondition("A5_B35", noise_type=ALL_TYPES).apply(speech, "u1")
+
+
+def test_silent_stretches_of_recorded_clips_are_skipped(tmp_path):
+    """ESC-10 clips hold long silences: a silent radio segment is drawn again instead of failing the mix."""
+    for kind in ("rooster", "dog"):
+        (tmp_path / kind).mkdir()
+        for i in range(3):
+            rng = np.random.default_rng(i)
+            x = (1e-7 * rng.standard_normal(4 * SR)).astype(np.float32)  # 3 s of near-silence (dither), then sound
+            x[-SR:] = 0.05 * rng.standard_normal(SR)
+            sf.write(str(tmp_path / kind / f"{kind}_{i}.wav"), x, SR, subtype="FLOAT")  # 16 bits would zero the dither
+    c = room.RoomCondition("A15_B25", bank="inoise", root=tmp_path, noise_type="all")
+    speech = talker(1.0)
+    for u in range(8):
+        y, _, npart, info = c.apply_with_parts(speech, f"u{u}")
+        assert np.sqrt(np.mean(npart.astype(np.float64) ** 2)) > 1e-5 and abs(info["snr_measured"] - c.snr_db) < 0.01
+    np.testing.assert_array_equal(c.apply(speech, "u3"), c.apply(speech, "u3"))  # redraws are deterministic

@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 from scipy import signal
 
-from serlib.audio import SR, AudioError
+from serlib.audio import SILENCE_RMS, SR, AudioError
 from serlib.noise.condition import PARTS, _bank_clips, _load_clip, _norm_root, bank_token, mix_token
 from serlib.noise.mix import PEAK_LIMIT, mix, noise_segment
 from serlib.noise.scenes import stable_seed
@@ -263,17 +263,19 @@ class RoomCondition:
         speech = signal.fftconvolve(x, hs)[delay:delay + n].astype(np.float32)
         clips = _bank_clips(self.bank, self.root, self.noise_type, self.part)
         rng = np.random.default_rng(stable_seed(self.seed, utt_id, self.noise_type))
-        for _ in range(16):
+        for _ in range(16):  # recorded clips can hold silent stretches (ESC-10): draw again, deterministically
             row = clips.iloc[int(rng.integers(len(clips)))]
             clip = _load_clip(row["path"], sr)
             if clip is None:
                 continue
             seg, offs = noise_segment(clip, n + len(hn) - 1, rng=rng, sr=sr)
-            if _power(seg) > 0:
+            radio = signal.fftconvolve(seg, hn, mode="valid")[:n].astype(np.float32)
+            if math.sqrt(_power(radio)) >= SILENCE_RMS:
                 break
         else:
-            raise AudioError(f"{utt_id}: no usable {self.noise_type!r} clip in the {self.bank} bank")
-        radio = signal.fftconvolve(seg, hn, mode="valid")[:n].astype(np.float32)
+            raise AudioError(f"{utt_id}: 16 draws from the {self.noise_type!r} clips of the {self.bank} bank "
+                             f"({self.root or 'default root'}, {self.part} part) gave only silent radio segments; "
+                             "remove the silent clips or use a bank with more sound")
         info = {"condition": self.key, "clip_id": row["clip_id"], "source_id": row["source_id"],
                 "offset": int(offs[0]), "setting": self.setting, "snr_db": self.snr_db}
         if self.level == "utterance":
