@@ -13,11 +13,14 @@ so this module talks to the C API directly:
 **Determinism.** eSpeak NG keeps hidden global state between calls (the pitch-flutter
 phase, the automatic gain control, an echo buffer, its PRNG), so in one long-lived
 synthesiser the same request gives slightly different audio depending on what was
-spoken before. A freshly initialised library is exactly reproducible. This module
-therefore runs a small *fork server* per process: a helper interpreter (stdlib only,
-single-threaded) initialises eSpeak NG once and forks a child from that pristine state for
-every request; the child synthesises and exits. Each call is thus bit-identical whatever
-was synthesised before, in any process, at a cost of about a millisecond per call. The
+spoken before. This module therefore runs a small *fork server* per process: a helper
+interpreter (stdlib only, single-threaded) initialises eSpeak NG once and forks a child
+from that pristine state for every request; the child synthesises and exits. The PRNG
+that draws breath and flutter noise is seeded from the clock at initialisation, so
+each child also seeds it (``espeak_ng_SetRandSeed`` and libc's ``srand``) before it
+speaks: without that, voices with breath noise (e.g. ``en-gb-x-rp+f2``) differed from
+process to process and from machine to machine. Each call is thus bit-identical
+whatever was synthesised before, in any process and run, at about a millisecond per call. The
 library is global state, so parallelism comes from processes (each gets its own server).
 
 Output is resampled 22,050 -> 16,000 Hz with :func:`serlib.audio.resample` (polyphase, 320/441).
@@ -92,6 +95,7 @@ _SERVER_SOURCE = r'''
 import ctypes, json, os, signal, struct, sys
 signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C / a kernel shutdown is for the parent; stdin EOF stops us
 lib_path, data_path, max_samples = sys.argv[1], sys.argv[2], int(sys.argv[3])
+RAND_SEED = 1
 inp, out = sys.stdin.buffer, sys.stdout.buffer
 lib = ctypes.CDLL(lib_path)
 CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
@@ -100,6 +104,8 @@ lib.espeak_SetSynthCallback.argtypes = [CB]
 lib.espeak_SetSynthCallback.restype = None
 lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
 lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
+lib.espeak_ng_SetRandSeed.restype = None
 lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
                              ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
 chunks = []
@@ -121,7 +127,12 @@ def reply(fd, status, payload):
     data = struct.pack("<iI", status, len(payload)) + payload
     while data:
         data = data[os.write(fd, data):]
+libc = ctypes.CDLL(None)
 def child(req, fd):
+    # eSpeak NG draws breath and flutter noise from a PRNG seeded with the time at initialisation
+    # (and from libc's rand()): seed both, so a request gives the same audio in every process and run
+    lib.espeak_ng_SetRandSeed(RAND_SEED)
+    libc.srand(RAND_SEED)
     if lib.espeak_SetVoiceByName(req["voice"].encode()) != 0:
         return reply(fd, 2, ("unknown voice %r" % req["voice"]).encode())
     for pid, key in ((1, "rate"), (2, "volume"), (3, "pitch"), (4, "range")):

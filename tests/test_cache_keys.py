@@ -59,13 +59,17 @@ def test_opensmile_kinds_depend_on_the_opensmile_version(monkeypatch):
 
 
 # --------------------------------------------------------------------------- condition keys
-def test_generated_bank_keys_are_those_of_existing_caches():
-    """Nothing about the generated bank changed: its keys (the folders of existing caches) stay."""
-    assert noise.Condition("babble", 5).key == "synthetic-babble-snr5-seed0-test"
+def test_generated_bank_keys_name_its_version():
+    """The generated bank's keys carry ``scenes.VERSION`` (2: seeded eSpeak talkers), so features mixed with a
+    version-1 bank (which differed from machine to machine) are never reused."""
+    from serlib.noise import scenes
+
+    assert scenes.VERSION == 2
+    assert noise.Condition("babble", 5).key == "synthetic2-babble-snr5-seed0-test"
     assert noise.Condition("babble", 2.5, seed=3, part="train", snr_mode="active").key == \
-        "synthetic-babble-snr2p5-seed3-train-active"
-    assert noise.RandomCondition(("noise", "music")).key == "random-synthetic-noise+music-snr5to35-seed0-train"
-    assert room.RoomCondition("A10_B30").key == "room1-A10_B30-synthetic-radio-seed0-test"
+        "synthetic2-babble-snr2p5-seed3-train-active"
+    assert noise.RandomCondition(("noise", "music")).key == "random-synthetic2-noise+music-snr5to35-seed0-train"
+    assert room.RoomCondition("A10_B30").key == "room1-A10_B30-synthetic2-radio-seed0-test"
 
 
 def test_every_setting_that_changes_the_audio_changes_the_key(tmp_path):

@@ -464,7 +464,7 @@ def test_clean_condition_and_keys(tmp_path):
     s = speechlike(0)
     assert noise.Condition().key == "clean"
     assert noise.Condition().apply(s, "u") is s
-    assert noise.Condition("babble", 5).key == "synthetic-babble-snr5-seed0-test"
+    assert noise.Condition("babble", 5).key == "synthetic2-babble-snr5-seed0-test"  # scenes.VERSION 2
     conds = [noise.Condition("babble", 5), noise.Condition("babble", 5.5), noise.Condition("babble", -5),
              noise.Condition("babble", 5, seed=1), noise.Condition("babble", 5, part="train"),
              noise.Condition("music", 5), noise.Condition("babble", 5, snr_mode="active"),
@@ -475,7 +475,7 @@ def test_clean_condition_and_keys(tmp_path):
     keys = [c.key for c in conds]
     assert len(set(keys)) == len(keys)
     assert all(re.fullmatch(r"[A-Za-z0-9_.+-]+", k) for k in keys)
-    assert noise.Condition("babble", -5).key == "synthetic-babble-snrm5-seed0-test"
+    assert noise.Condition("babble", -5).key == "synthetic2-babble-snrm5-seed0-test"
     assert noise.Condition("babble", 5) == noise.Condition("babble", 5.0)
 
 

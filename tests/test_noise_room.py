@@ -99,7 +99,7 @@ def test_keys_aliases_and_pickling(radio_bank):
     keys |= {room.RoomCondition("A5_B35", seed=1).key, room.RoomCondition("A5_B35", part="train").key,
              room.RoomCondition("A5_B35", level="fixed").key, cond(radio_bank).key}
     assert len(keys) == 7
-    assert room.RoomCondition("5dB").key == "room1-A10_B30-synthetic-radio-seed0-test"
+    assert room.RoomCondition("5dB").key == "room1-A10_B30-synthetic2-radio-seed0-test"
     c = cond(radio_bank)
     assert pickle.loads(pickle.dumps(c)) == c
     assert noise.RoomCondition is room.RoomCondition

@@ -73,8 +73,10 @@ __all__ = [
     "render", "generate", "load_synthetic", "load_xcorpus", "cache_folder",
 ]
 
-VERSION = 1
-"""Generator version; part of the cache folder name, bump it whenever the audio would change."""
+VERSION = 2
+"""Generator version; part of the cache folder name, bump it whenever the audio would change.
+2: eSpeak NG's breath/flutter PRNG is seeded (:mod:`serlib.tts`); version 1 folders hold speakers
+Ses02F, Ses03F and Ses05F as one machine happened to draw them."""
 
 SIZES: dict[str, int] = {"smoke": 40, "quick": 1200, "paper": 5500}
 """Utterances per named size (paper ~ IEMOCAP's 5,531-utterance 4-class set)."""
