@@ -524,8 +524,15 @@ def relative_drop(
     clean_ref = noisy.apply(ref, axis=1)
     diff = (clean_ref - noisy["value"]) if hib else (noisy["value"] - clean_ref)
     if relative:
-        if (clean_ref.abs() < 1e-12).any():
-            raise ValueError("relative_drop: a clean score is 0, the relative drop is undefined; use relative=False")
+        zero = clean_ref.abs() < 1e-12
+        if zero.all():
+            raise ValueError("relative_drop: every clean score is 0, the relative drop is undefined; use relative=False")
+        if zero.any():  # e.g. a dry run's 2-batch model on 8 clean utterances: that run has no relative drop
+            runs = sorted({f"{h} (seed {sd})" if "seed" in noisy else str(h)
+                           for h, sd in zip(noisy.loc[zero, "_hue"], noisy.loc[zero].get("seed", noisy.loc[zero, "_hue"]))})
+            warnings.warn(f"relative_drop: clean score 0 in {', '.join(runs)}; their relative drop is undefined and "
+                          "left out of the figure (see the absolute drop, relative=False)", stacklevel=2)
+            noisy, diff, clean_ref = noisy[~zero], diff[~zero], clean_ref[~zero]
         noisy["value"] = diff / clean_ref.abs()
         label, scale, bounds = "Relative drop from clean (%)", 100.0, (-100.0, 100.0)
     else:

@@ -460,7 +460,7 @@ def test_tasks_run_on_the_engine_resume_and_give_tidy_rows(smoke_corpus, tmp_dat
     tasks = lb.tasks(cfg, proto, FAM) + lb.dimensional_tasks(cfg, proto, FAM, ["arousal"])[:1]
     manifests = {"main": m, "xcorpus": x}
     prep = lb.prepare(tasks, manifests, n_jobs=1, progress=False)
-    assert set(prep.inputs) == {"egemaps"} and "random-synthetic-white-snr0to0-seed0-test" in "".join(prep.condition)
+    assert set(prep.inputs) == {"egemaps"} and "random-synthetic2-white-snr0to0-seed0-test" in "".join(prep.condition)
     exp = experiment.Experiment("10_robustness_leaderboard", manifest=manifests, workers=1, progress=False)
     outs = exp.run(tasks)
     test = lb.fold_data(tasks[0].config, manifests).test

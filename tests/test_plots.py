@@ -462,3 +462,17 @@ def test_inline_display_once_per_figure(tmp_data, ipython):
     select_figure_formats(shell, {"png"})
     shell.run_cell(make + "\nfig")
     assert images == [True] and shell.display_formatter.formatters["image/png"].type_printers[P.Figure] is P._png
+
+
+def test_relative_drop_leaves_out_runs_whose_clean_score_is_0():
+    """A dry run's 2-batch model scored 0 on its 8 clean utterances and the whole leaderboard notebook failed."""
+    rows = [dict(method=m, seed=s, metric="uar", noise_type="babble", snr=snr, value=v)
+            for m, s, clean, noisy in (("A", 0, 0.5, 0.4), ("A", 1, 0.0, 0.2), ("A", 2, 0.6, 0.3), ("B", 0, 0.0, 0.1))
+            for snr, v in ((np.nan, clean), (10.0, noisy))]
+    df = pd.DataFrame(rows)
+    with pytest.warns(UserWarning, match=r"A \(seed 1\), B \(seed 0\)"):
+        fig = P.relative_drop(df, "uar", hue="method", col="noise_type")
+    ys = [y for line in fig.axes[0].get_lines() for y in line.get_ydata() if np.isfinite(y)]
+    assert ys and all(-100 <= y <= 100 for y in ys)
+    with pytest.raises(ValueError, match="every clean score is 0"):
+        P.relative_drop(df[df.method == "B"], "uar", hue="method", col="noise_type")
