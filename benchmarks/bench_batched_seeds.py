@@ -104,11 +104,168 @@ def ladder_variants(args: argparse.Namespace) -> list[tuple[str, Callable]]:
             for name, d in dims for method in ("Dense", "LN", "DLN", "DLN+he")]
 
 
+# --------------------------------------------------------------------------- kind: conv (papers 3 and 5)
+def _conv_data(frames: int, bins: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Pseudo-spectrograms of 4 classes: each class lifts its own band of bins by 1 (plus unit noise)."""
+    rng = np.random.default_rng(seed)
+
+    def make(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = rng.integers(0, 4, n)
+        x = rng.normal(size=(n, frames, bins)).astype(np.float32)
+        for c in range(4):
+            x[y == c, :, c * bins // 4:(c + 1) * bins // 4] += 1.0
+        return x, y.astype(np.int64)
+
+    (X, y), (Xv, yv), (Xt, yt) = make(256), make(64), make(128)
+    return {"X": X, "y": y, "X_val": Xv, "y_val": yv, "X_test": Xt, "y_test": yt}
+
+
+def _conv_serial(make, data, seeds, epochs, batch):
+    """One model per seed, one after the other: ``torch.manual_seed(seed)`` initial weights, Adam 1e-3,
+    the batch order of ``torch.Generator().manual_seed(seed)``, validation accuracy after each epoch."""
+    import torch
+    import torch.nn.functional as F
+
+    X, y, Xv = (torch.as_tensor(data[k]) for k in ("X", "y", "X_val"))
+    out = []
+    for s in seeds:
+        torch.manual_seed(s)
+        model, g = make(), torch.Generator().manual_seed(s)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        val = []
+        for _ in range(epochs):
+            model.train()
+            perm = torch.randperm(len(X), generator=g)
+            for i in range(0, len(X) - batch + 1, batch):
+                idx = perm[i:i + batch]
+                opt.zero_grad()
+                F.cross_entropy(model(X[idx]), y[idx]).backward()
+                opt.step()
+            with torch.no_grad():
+                val.append(model.eval()(Xv).argmax(1).numpy())
+        out.append((model, val))
+    return out
+
+
+def _conv_batched(make, data, seeds, epochs, batch):
+    """The same seeds as one batched model: stacked weights and BatchNorm buffers
+    (``stack_module_state``), one ``vmap`` of ``functional_call`` over the seeds' own batches, one Adam
+    step for all (Adam is elementwise, so each seed's update is its own)."""
+    import copy
+
+    import torch
+    import torch.nn.functional as F
+    from torch.func import functional_call, stack_module_state, vmap
+
+    X, y, Xv = (torch.as_tensor(data[k]) for k in ("X", "y", "X_val"))
+    models = []
+    for s in seeds:
+        torch.manual_seed(s)
+        models.append(make())
+    params, buffers = stack_module_state(models)
+    base = copy.deepcopy(models[0]).to("meta")
+    gens = [torch.Generator().manual_seed(s) for s in seeds]
+    opt = torch.optim.Adam(list(params.values()), lr=1e-3)
+    loss_of = vmap(lambda p, b, xb, yb: F.cross_entropy(functional_call(base, (p, b), (xb,)), yb))
+    predict = vmap(lambda p, b, xb: functional_call(base, (p, b), (xb,)), in_dims=(0, 0, None))
+    val = [[] for _ in seeds]
+    for _ in range(epochs):
+        base.train()
+        perms = [torch.randperm(len(X), generator=g) for g in gens]
+        for i in range(0, len(X) - batch + 1, batch):
+            idx = torch.stack([p[i:i + batch] for p in perms])
+            opt.zero_grad()
+            loss_of(params, buffers, X[idx], y[idx]).sum().backward()
+            opt.step()
+        base.eval()
+        with torch.no_grad():
+            pred = predict(params, buffers, Xv).argmax(-1).numpy()
+        for k in range(len(seeds)):
+            val[k].append(pred[k])
+    out = []
+    for k, m in enumerate(models):  # the batched weights back into ordinary modules, for the comparison
+        m.load_state_dict({n: t[k].detach().clone() for n, t in {**params, **buffers}.items()})
+        out.append((m, val[k]))
+    return out
+
+
+def conv_case(name: str, make, frames: int, bins: int, args: argparse.Namespace):
+    import torch
+
+    data = _conv_data(frames, bins)
+    seeds = list(range(args.seeds))
+    batch = 32
+
+    def compare(a: list, b: list) -> dict[str, Any]:
+        Xt = torch.as_tensor(data["X_test"])
+        rows = []
+        for s, (ma, va), (mb, vb) in zip(seeds, a, b):
+            with torch.no_grad():
+                pa = torch.softmax(ma.eval()(Xt), -1).numpy()
+                pb = torch.softmax(mb.eval()(Xt), -1).numpy()
+            rows.append({"seed": s, "val_predictions_differing": int(sum((x != z).sum() for x, z in zip(va, vb))),
+                         "test_posterior_max_abs_diff": float(np.abs(pa - pb).max()),
+                         "test_accuracy": [float((pa.argmax(1) == data["y_test"]).mean()),
+                                           float((pb.argmax(1) == data["y_test"]).mean())]})
+        return {"per_seed": rows, "same_best_epoch": all(r["val_predictions_differing"] == 0 for r in rows),
+                "equal_within": {"val_ccc": float(max(r["val_predictions_differing"] for r in rows)),
+                                 "test_pred": max(r["test_posterior_max_abs_diff"] for r in rows)}}
+
+    return (lambda: _conv_serial(make, data, seeds, args.epochs, batch),
+            lambda: _conv_batched(make, data, seeds, args.epochs, batch), compare)
+
+
+def conv_variants(args: argparse.Namespace) -> list[tuple[str, Callable]]:
+    from serlib.models import densenet_highway as dh
+    from serlib.models import trnet
+
+    # dropout off: a vmapped dropout draws other masks than the serial model, and the check is on the arithmetic
+    return [
+        ("TRNet SER module (03 quick: 8-64 filters, 150 frames x 80 mels)",
+         lambda a: conv_case("sernet", lambda: trnet.SERNet(channels=(8, 16, 32, 64), h_dim=64, dropout=0.0,
+                                                            head_dropout=0.0), 150, 80, a)),
+        ("CNN (05 quick: small, 64 frames x 32 bins)",
+         lambda a: conv_case("cnn", lambda: dh.sized("cnn", "small", n_bins=32, dropout=0.0), 64, 32, a)),
+        ("DenseNet (05 quick: small, 64 frames x 32 bins)",
+         lambda a: conv_case("densenet", lambda: dh.sized("densenet", "small", n_bins=32, dropout=0.0), 64, 32, a)),
+    ]
+
+
+def lstm_check() -> str:
+    """What vmap says about a model with an ``nn.LSTM`` (paper 5's CNN-LSTM, DenseNet-LSTM and proposed
+    model; paper 4's CRDNN): checked on every run, since a later torch may add the batching rule."""
+    import copy
+
+    import torch
+    from torch.func import functional_call, stack_module_state, vmap
+
+    from serlib.models import densenet_highway as dh
+
+    models = [dh.sized("cnn_lstm", "small", n_bins=32) for _ in range(2)]
+    params, buffers = stack_module_state(models)
+    base = copy.deepcopy(models[0]).to("meta")
+    try:
+        vmap(lambda p, b, x: functional_call(base, (p, b), (x,)), in_dims=(0, 0, None))(params, buffers,
+                                                                                          torch.randn(4, 64, 32))
+    except RuntimeError as exc:
+        return f"not batchable: RuntimeError: {str(exc).splitlines()[0]}"
+    return "batchable (vmap ran a CNN-LSTM forward pass)"
+
+
 KINDS: dict[str, dict[str, Any]] = {
     "ladder": {"variants": ladder_variants,
                "model": "paper 2: Dense / LN / DLN / DLN+he MLPs, 2 x 256 hidden units (serlib.models.ladder)",
                "batched_by": "serlib.models.ladder.train_batched",
                "one_at_a_time_by": "serlib.models.ladder.train_model (serlib.training.fit)"},
+    "conv": {"variants": conv_variants,
+             "model": "papers 3 and 5: the TRNet SER module and the CNN / DenseNet of paper 5 (conv + BatchNorm), "
+                      "at the quick profile's widths and input sizes, dropout off; 256 training, 64 validation, "
+                      "128 test pseudo-spectrograms, batch 32, Adam 1e-3",
+             "batched_by": "benchmarks/bench_batched_seeds.py:_conv_batched (torch.func vmap, BatchNorm buffers "
+                           "stacked)",
+             "one_at_a_time_by": "benchmarks/bench_batched_seeds.py:_conv_serial (the same loop per seed)",
+             "comparison": "val_ccc here counts validation predictions that differ (0 = identical every epoch); "
+                           "test_pred is the largest |difference| of test posteriors"},
 }
 """Model kinds: ``variants(args) -> [(name, case)]``, ``case(args) -> (one_at_a_time, batched, compare)``."""
 
@@ -147,6 +304,9 @@ def main(argv: list[str] | None = None) -> dict:
                       f"test {entry['equal_within']['test_pred']:.2e}", flush=True)
                 entries.append(entry)
             kinds[kind] = {k: v for k, v in spec.items() if k != "variants"} | {"variants": entries}
+            if kind == "conv":
+                kinds[kind]["lstm_models"] = lstm_check()
+                print("conv: LSTM models:", kinds[kind]["lstm_models"])
     finally:
         torch.set_num_threads(threads)
     report = {
@@ -165,6 +325,8 @@ def main(argv: list[str] | None = None) -> dict:
     }
     out = results_dir() / "benchmarks" / "batched_seeds.json"
     out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_file():  # keep the kinds not rerun this time
+        report["kinds"] = json.loads(out.read_text()).get("kinds", {}) | kinds
     out.write_text(json.dumps(report, indent=2) + "\n")
     print("wrote", out)
     return report

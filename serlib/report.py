@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from serlib import ledger, paths
+from serlib import ledger, paths, reproduce
 from serlib.audio import atomic_write
 from serlib.papers import KEY_COLUMNS, REFERENCE_DIR, _check_selector, _is_missing, _key, _metric_key, _paper_id, \
     _select, load_reference, percent_metric
@@ -353,14 +353,20 @@ def _read_runtimes(folder: Path) -> pd.DataFrame | None:
     return pd.DataFrame(recs, columns=list(RUNTIME_FIELDS))
 
 
-def runtimes_markdown(results_dir: str | Path | None = None) -> str:
+def runtimes_markdown(results_dir: str | Path | None = None, *, skip_profile: str | None = None) -> str:
     """How long each notebook takes: the latest record per notebook, profile, dry flag and device of
-    ``results/runtimes.json`` (written by the runner), or ``""`` when there is no such file."""
+    ``results/runtimes.json`` (written by the runner), or ``""`` when there is no such file (or no
+    record is left). ``skip_profile``: leave out the non-dry records of that profile (the README shows
+    them, by stage, from ``results/benchmarks/reproduce.json``)."""
     folder = Path(results_dir) if results_dir is not None else paths.results_dir()
     recs = _read_runtimes(folder)
     if recs is None or recs.empty:
         return ""
     recs = recs.assign(_dry=recs["dry"].fillna(False).astype(bool)).sort_values("date", kind="stable")
+    if skip_profile is not None:
+        recs = recs[(recs["profile"] != skip_profile) | recs["_dry"]]
+        if recs.empty:
+            return ""
     latest = recs.groupby(["notebook", "profile", "_dry", "device"], sort=False, dropna=False).tail(1)
     latest = latest.sort_values(["notebook", "profile", "_dry", "device"], kind="stable")
     rows = []
@@ -407,14 +413,20 @@ def overview_markdown(results_dir: str | Path | None = None, *, level: int = 2, 
         f"{h} The runs behind these tables", "",
         runs_markdown(results_dir),
     ]
-    times, estimate = runtimes_markdown(results_dir), paper_estimate_markdown(results_dir)
-    if times or estimate:
+    rep = reproduce.read(results_dir)
+    full = reproduce.markdown(results_dir)
+    times = runtimes_markdown(results_dir, skip_profile=rep["profile"] if rep else None)
+    estimate = paper_estimate_markdown(results_dir)
+    if full or times or estimate:
         parts += ["", f"{h} How long each notebook takes", ""]
+    if full:
+        parts += [full]
     if times:
-        parts += ["Wall time of each notebook run by `python -m serlib.run` (latest per notebook, profile and device; "
-                  "`results/runtimes.json`).", "", times]
+        parts += ["" if full else None, ("Other runs: w" if full else "W") + "all time of each notebook run by "
+                  "`python -m serlib.run` (latest per notebook, profile and device; `results/runtimes.json`).", "",
+                  times]
     if estimate:
-        parts += ["" if times else None, estimate]
+        parts += ["" if (full or times) else None, estimate]
     return "\n".join(p for p in parts if p is not None)
 
 

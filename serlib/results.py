@@ -3,7 +3,7 @@
 Recording a run::
 
     res = Results("03_trnet", cfg.profile, data=cfg)        # data: the corpus/noise settings used
-    with res.timer("train"):
+    with res.timer("training"):
         ...
     res.add("TRNet", "uar", 0.573, seed=0, train_condition="clean+noisy",
             test_condition="noisy", noise_type="babble", snr=5)
@@ -74,6 +74,7 @@ from serlib.papers import (  # noqa: F401  (re-exported: the tidy-results API re
 __all__ = [
     "COLUMNS",
     "Results",
+    "STAGES",
     "read",
     "read_metadata",
     "summarize",
@@ -226,6 +227,17 @@ def _describe_data(data: Any) -> dict[str, Any]:
     return info
 
 
+STAGES = {
+    "data": "loading the corpus, noise and manifests (generation of the embedded data is timed by the runner)",
+    "features": "feature extraction (and reading the feature cache)",
+    "enhancement": "speech enhancement of the inputs (rendering enhanced audio)",
+    "training": "the fits: training every model and scoring its test sets inside the same task",
+    "evaluation": "scoring tables, statistics, the claims ledger, figures and saving",
+}
+"""The stages a notebook's time is split into (:meth:`Results.timer`); what the notebook does not time
+(kernel start, imports, display) is counted as ``evaluation`` in ``results/benchmarks/reproduce.json``."""
+
+
 # --------------------------------------------------------------------------- Results
 class Results:
     """Collects tidy result rows of one notebook run and writes them with the run's metadata.
@@ -329,13 +341,30 @@ class Results:
             self.add(method, metric, value, seed=seed, **conditions)
 
     @contextlib.contextmanager
-    def timer(self, name: str) -> Iterator[None]:
-        """Context manager adding the seconds spent inside it to ``durations[name]``."""
+    def timer(self, stage: str) -> Iterator[None]:
+        """Context manager adding the seconds spent inside it to ``durations[stage]``.
+
+        ``stage`` is one of :data:`STAGES` (data, features, enhancement, training, evaluation), so that
+        every notebook's time splits the same way in ``results/benchmarks/reproduce.json``; a stage timed
+        twice adds up."""
+        if stage not in STAGES:
+            raise ValueError(f"{self.notebook}: timer({stage!r}): the stage must be one of {list(STAGES)} "
+                             "(serlib.results.STAGES says what each one counts)")
         t0 = time.perf_counter()
         try:
             yield
         finally:
-            self.durations[name] = self.durations.get(name, 0.0) + (time.perf_counter() - t0)
+            self.durations[stage] = self.durations.get(stage, 0.0) + (time.perf_counter() - t0)
+
+    def note_fits(self, n: int, best_before_last: float | None = None) -> None:
+        """Record how many models this run fitted (``fits``) and the share of them whose best
+        validation epoch came before their last (``best_epoch_before_last``: they had stopped improving,
+        not run out of epochs; None where the models have no epochs, e.g. forests)."""
+        if int(n) < 0 or (best_before_last is not None and not 0 <= float(best_before_last) <= 1):
+            raise ValueError(f"{self.notebook}: note_fits({n!r}, {best_before_last!r}): a count >= 0 and a share "
+                             "in [0, 1]")
+        self.meta["fits"] = int(n)
+        self.meta["best_epoch_before_last"] = None if best_before_last is None else float(best_before_last)
 
     def note(self, **meta: Any) -> None:
         """Add free-form run metadata (e.g. ``device="cuda:0"``, ``params=cfg``) to the JSON file."""

@@ -16,6 +16,9 @@ Usage::
 - ``--reference`` also copies each successful run to ``runs/reference/`` small enough to commit
   (about 1 MB a notebook): audio players re-encoded as short low-rate MP3 clips, large images shrunk
   (:func:`make_reference`).
+- A complete run (every notebook, not dry, none failed) writes ``results/benchmarks/reproduce.json``:
+  data generation and each notebook's wall time split into stages, fits and fits per minute
+  (:mod:`serlib.reproduce`); the README's runtime table is generated from it.
 - Each successful notebook's wall time is recorded in ``runtimes.json`` beside the results it wrote
   (:func:`record_runtime`): the repository's ``results/`` for a normal or reference run, the
   temporary ``SERLIB_RESULTS`` folder in tests, so tests never touch the committed file.
@@ -53,7 +56,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import yaml
 
-from serlib import paths, profiles, progress
+from serlib import paths, profiles, progress, reproduce
 
 NOTEBOOK_DIR = paths.REPO / "notebooks"
 RUNS_DIR = paths.REPO / "runs"
@@ -563,9 +566,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("error: --dry runs are never reference runs; drop --reference", file=sys.stderr)
             return 2
         dry_environment(out_dir)
+    started, data_s = time.perf_counter(), 0.0
     if not args.no_prepare:
         print(f"Preparing the embedded data for profile {profile!r} ...", flush=True)
         prepare(profile)
+        data_s = time.perf_counter() - started
     kernel = ensure_kernel()
     outcomes = []
     dry = bool(getattr(args, "dry", False))
@@ -583,6 +588,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 make_reference(Path(outcome.output))
         else:
             progress.write(f"FAILED {name}: {outcome.error}\n  see {outcome.output}")
+    full = [o.notebook for o in outcomes] == available_notebooks() and all(o.status == "ok" for o in outcomes)
+    if full and not dry:  # the make-reproduce benchmark: only a complete run replaces it (serlib.reproduce)
+        path = reproduce.write(outcomes, profile=profile, data_generation_s=data_s, cpu_count=_cpu_count(),
+                               total_s=time.perf_counter() - started)
+        print(f"wrote {path}", flush=True)
     write_summaries(outcomes, out_dir)
     print("\n" + summary_table(outcomes))
     print(f"\nexecuted notebooks: {out_dir}")

@@ -34,9 +34,9 @@ def _toy_results(notebook: str = "99_toy", profile: str = "smoke") -> R.Results:
 
 def test_save_read_roundtrip(tmp_data):
     res = _toy_results()
-    with res.timer("train"):
+    with res.timer("training"):
         pass
-    with res.timer("train"):
+    with res.timer("training"):
         pass
     csv = res.save()
     assert csv == paths.results_dir() / "99_toy.csv" and csv.is_file()
@@ -130,16 +130,29 @@ def test_timer_accumulates_seconds():
     res = R.Results("99_toy", "smoke")
     t0 = time.perf_counter()
     for _ in range(2):
-        with res.timer("step"):
+        with res.timer("training"):
             time.sleep(0.03)
     wall = time.perf_counter() - t0
-    assert set(res.durations) == {"step"} and isinstance(res.durations["step"], float)
-    assert 0.06 <= res.durations["step"] <= wall  # both blocks added, in seconds
+    assert set(res.durations) == {"training"} and isinstance(res.durations["training"], float)
+    assert 0.06 <= res.durations["training"] <= wall  # both blocks added, in seconds
     with pytest.raises(RuntimeError):
-        with res.timer("failing"):
+        with res.timer("evaluation"):
             time.sleep(0.02)
             raise RuntimeError("boom")
-    assert res.durations["failing"] >= 0.02  # time is recorded even when the block fails
+    assert res.durations["evaluation"] >= 0.02  # time is recorded even when the block fails
+    with pytest.raises(ValueError, match="must be one of"):   # free-form names would not add up across notebooks
+        with res.timer("fits"):
+            pass
+
+
+def test_note_fits_records_the_count_and_the_share():
+    res = R.Results("99_toy", "smoke")
+    res.note_fits(12, best_before_last=0.75)
+    assert res.meta["fits"] == 12 and res.meta["best_epoch_before_last"] == 0.75
+    res.note_fits(3)                                          # forests: no epochs
+    assert res.meta["best_epoch_before_last"] is None
+    with pytest.raises(ValueError, match="share"):
+        res.note_fits(3, best_before_last=1.5)
 
 
 @pytest.mark.parametrize(

@@ -92,7 +92,7 @@ speaker (the official script reports the best *test* epoch; we do not).
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -128,6 +128,7 @@ __all__ = [
     "embed_system",
     "spectrograms",
     "training_levels",
+    "training_items",
     "training_set",
     "select",
     "first_copies",
@@ -818,16 +819,25 @@ def _inputs(items, enhancer: str, checkpoint: str | None, n_jobs: int | None, n_
     is rendered first in one pool of ``n_jobs`` processes (:func:`serlib.enhance.render`)."""
     from serlib import enhance, features
 
-    enh = [enhance.EnhancedCondition(cond, enhancer, checkpoint) for _, cond in items]
-    jobs = [(todo, e) for (m, _), e in zip(items, enh) if len(todo := enhance.missing(m, "lmfb", e))]
-    if jobs:
-        enhance.render(jobs, n_jobs=n_jobs, progress=progress)
+    enh = _render_missing(items, enhancer, checkpoint, n_jobs, progress)
     out = []
     for (m, cond), e in zip(items, enh):
         x = features.extract(m, "lmfb", cond, n_jobs=n_jobs, progress=progress)
         xe = features.extract(m, "lmfb", e, n_jobs=n_jobs, progress=progress)
         out.append({"noisy": features.stack(x, n_frames), "enhanced": features.stack(xe, n_frames)})
     return out
+
+
+def _render_missing(items, enhancer: str, checkpoint: str | None, n_jobs: int | None, progress: bool) -> list:
+    """Render the enhanced audio of ``[(manifest, condition), ...]`` that the cache lacks, in one pool of
+    ``n_jobs`` processes; returns the ``EnhancedCondition`` of each item."""
+    from serlib import enhance
+
+    enh = [enhance.EnhancedCondition(cond, enhancer, checkpoint) for _, cond in items]
+    jobs = [(todo, e) for (m, _), e in zip(items, enh) if len(todo := enhance.missing(m, "lmfb", e))]
+    if jobs:
+        enhance.render(jobs, n_jobs=n_jobs, progress=progress)
+    return enh
 
 
 def spectrograms(manifest, conditions: Mapping[str, Any], enhancer: str = "deepfilternet3", *,
@@ -857,6 +867,25 @@ def training_levels(utt_ids: Sequence[str], snrs: Sequence[float] = (20, 15, 10,
     return [levels[stable_seed("trnet-train", seed, draw, u) % len(levels)] for u in map(str, utt_ids)]
 
 
+def training_items(manifest, *, noise_types: Sequence[str], snrs: Sequence[float] = (20, 15, 10, 5, 0), seed: int = 0,
+                   copies: int = 1, bank: str = "synthetic", root: str | None = None) -> tuple[list, list]:
+    """The noisy training items of :func:`training_set` as ``(groups, items)``: ``items`` =
+    ``[(manifest rows, condition or None), ...]``, one per copy and drawn level; ``groups`` =
+    ``[(item order, row positions, level), ...]`` in the same order."""
+    from serlib.noise import RandomCondition
+
+    groups, items = [], []
+    for k in range(copies):
+        levels = training_levels(manifest["utt_id"], snrs, seed=seed, draw=k)
+        for level in dict.fromkeys(levels):  # distinct levels, in order of appearance
+            idx = np.flatnonzero([lv == level for lv in levels])
+            cond = None if level is None else RandomCondition(tuple(noise_types), (level, level), seed=seed + k,
+                                                              part="train", bank=bank, root=root)
+            groups.append((k * len(manifest) + idx, idx, level))
+            items.append((manifest.iloc[idx], cond))
+    return groups, items
+
+
 def training_set(manifest, labels: Sequence[str], *, noise_types: Sequence[str], snrs: Sequence[float] = (20, 15, 10, 5, 0),
                  seed: int = 0, copies: int = 1, bank: str = "synthetic", root: str | None = None,
                  enhancer: str = "deepfilternet3", checkpoint: str | None = None, n_jobs: int | None = None,
@@ -871,7 +900,6 @@ def training_set(manifest, labels: Sequence[str], *, noise_types: Sequence[str],
     ``snr`` is NaN for clean items. Arrays are ``(N * copies, n_frames, 80)`` float32.
     """
     from serlib import features
-    from serlib.noise import RandomCondition
 
     if copies < 1:
         raise ValueError(f"training_set: copies must be >= 1, got {copies}")
@@ -881,15 +909,8 @@ def training_set(manifest, labels: Sequence[str], *, noise_types: Sequence[str],
         raise ValueError(f"training_set: emotions {unknown} are not in labels {list(labels)}; map them first (corpora.to_4class)")
     clean_all = features.stack(features.extract(manifest, "lmfb", n_jobs=n_jobs, progress=progress), n_frames)
     y_all = manifest["emotion"].map(lab).to_numpy()
-    groups, items = [], []
-    for k in range(copies):
-        levels = training_levels(manifest["utt_id"], snrs, seed=seed, draw=k)
-        for level in dict.fromkeys(levels):  # distinct levels, in order of appearance
-            idx = np.flatnonzero([lv == level for lv in levels])
-            cond = None if level is None else RandomCondition(tuple(noise_types), (level, level), seed=seed + k,
-                                                              part="train", bank=bank, root=root)
-            groups.append((k * len(manifest) + idx, idx, level))
-            items.append((manifest.iloc[idx], cond))
+    groups, items = training_items(manifest, noise_types=noise_types, snrs=snrs, seed=seed, copies=copies, bank=bank,
+                                   root=root)
     specs = _inputs(items, enhancer, checkpoint, n_jobs, n_frames, progress)
     parts = [dict(order=order, clean=clean_all[idx], y=y_all[idx], **spec, row=idx,
                   snr=np.full(len(idx), np.nan if level is None else level, np.float32))
@@ -981,18 +1002,30 @@ def _test_inputs(manifest, config: Mapping[str, Any], n_jobs: int | None, progre
 
 
 def prepare(manifest, splits: Sequence[Any], config: Mapping[str, Any], *, n_jobs: int | None = None,
-            progress: bool = True) -> dict[str, int]:
+            progress: bool = True, timer: Callable[[str], Any] | None = None) -> dict[str, int]:
     """Render (enhance) and extract every input the grid's tasks read, once, before ``Experiment.run``.
 
     Training inputs (:func:`training_set`) of every utterance in a training or validation part of
     ``splits``, test inputs (:func:`test_conditions`) of every utterance in a test part; enhanced
-    audio in ``n_jobs`` processes, everything cached on disk, so the tasks only read. Returns the
+    audio in ``n_jobs`` processes, everything cached on disk, so the tasks only read. ``timer``
+    (e.g. ``Results.timer``) times the two stages, ``"enhancement"`` then ``"features"``. Returns the
     number of utterances of each kind.
     """
+    import contextlib
+
+    stage = timer or (lambda _name: contextlib.nullcontext())
     train = np.unique(np.concatenate([np.concatenate([s.train, s.val]) for s in splits]))
     test = np.unique(np.concatenate([s.test for s in splits]))
-    _training_inputs(manifest.iloc[train], config, n_jobs, progress)
-    _test_inputs(manifest.iloc[test], config, n_jobs, progress)
+    tr_m, te_m = manifest.iloc[train], manifest.iloc[test]
+    _, items = training_items(tr_m, noise_types=config["matched_types"], snrs=config["train_snrs"],
+                              seed=config["data_seed"], copies=config["train_copies"],
+                              bank=config.get("noise") or "synthetic", root=config.get("noise_root"))
+    items += [(te_m, c) for c in test_conditions(config).values()]
+    with stage("enhancement"):
+        _render_missing(items, config["enhancer"], config.get("enhancer_checkpoint"), n_jobs, progress)
+    with stage("features"):
+        _training_inputs(tr_m, config, n_jobs, progress)
+        _test_inputs(te_m, config, n_jobs, progress)
     return {"training utterances": int(len(train)), "test utterances": int(len(test)),
             "test conditions": len(test_conditions(config))}
 
