@@ -78,6 +78,7 @@ __all__ = [
     "read",
     "read_metadata",
     "summarize",
+    "as_runs",
     "papers",
     "reference",
     "load_reference",
@@ -488,6 +489,16 @@ SUMMARY_COLUMNS = ("mean", "ci", "ci_low", "ci_high", "n", "values")
 """The statistics columns :func:`summarize` adds after the group columns."""
 
 
+def as_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with ``seed`` renumbered so that each seed x fold is its own run (0, 1, ...), as the claims
+    ledger pairs them: :func:`summarize` and :func:`compare` then give the mean and interval over runs
+    (a 1-seed x 5-fold run has n = 5, not one seed whose folds are averaged). Without a ``fold``
+    column, or with no fold set, ``df`` is returned unchanged."""
+    if "fold" not in df.columns or "seed" not in df.columns or not df["fold"].notna().any():
+        return df
+    return df.assign(seed=df.groupby(["seed", "fold"], sort=False, dropna=False).ngroup())
+
+
 def summarize(df: pd.DataFrame, by: Sequence[str] | None = None, *, confidence: float = 0.95,
               value: str = "value") -> pd.DataFrame:
     """Mean, 95 % interval (Student t over seeds, :func:`serlib.metrics.mean_ci`) and n per group.
@@ -733,7 +744,7 @@ def _cell(v: Any) -> str:
 
 def estimate_text(mean: float, low: float, high: float, n: int, values: Sequence[float] = (), digits: int = 1) -> str:
     """One estimate for a table: ``m ± h`` (n >= 3), ``m [lo, hi]`` when the interval was clipped to
-    the metric's range, ``m (n=2: a, b)`` or ``m (1 seed)`` without an interval, ``—`` when empty."""
+    the metric's range, ``m (n=2: a, b)`` or ``m (1 run)`` without an interval, ``—`` when empty."""
     if not n or mean is None or not math.isfinite(mean):
         return "—"
     m = _fmt(mean, digits)
@@ -742,7 +753,7 @@ def estimate_text(mean: float, low: float, high: float, n: int, values: Sequence
             return f"{m} ± {_fmt((high - low) / 2, digits)}"
         return f"{m} [{_fmt(low, digits)}, {_fmt(high, digits)}]"
     if n == 1:
-        return f"{m} (1 seed)"
+        return f"{m} (1 run)"
     shown = list(values)[:5]
     if shown and len(shown) == n:
         return f"{m} (n={n}: " + ", ".join(_fmt(v, digits) for v in shown) + ")"

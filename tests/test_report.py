@@ -81,7 +81,7 @@ def test_headlines_table_without_and_with_results(toy_headlines, tmp_path):
     seed0 = t.loc["M1 accuracy, seed 0 only"]
     assert seed0["n"] == 1 and seed0["ours"] == pytest.approx(61.0)
     md = Rep.headlines_markdown(t.reset_index())
-    assert "60.0 ± " in md and "61.0 (1 seed)" in md and "no matching rows" in md and "quick; synthetic" in md
+    assert "60.0 ± " in md and "61.0 (1 run)" in md and "no matching rows" in md and "quick; synthetic" in md
 
 
 def test_headline_spec_is_checked(toy_reference, tmp_path):

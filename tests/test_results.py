@@ -533,7 +533,7 @@ def test_summarize_gives_no_t_interval_from_two_seeds_and_shows_the_values():
     assert s["n"] == 2 and s["mean"] == pytest.approx(0.5) and s["values"] == (0.4, 0.6)
     assert math.isnan(s["ci"]) and math.isnan(s["ci_low"]) and math.isnan(s["ci_high"])
     assert R.estimate_text(50.0, np.nan, np.nan, 2, (40.0, 60.0)) == "50.0 (n=2: 40.0, 60.0)"
-    assert R.estimate_text(50.0, np.nan, np.nan, 1, (50.0,)) == "50.0 (1 seed)"
+    assert R.estimate_text(50.0, np.nan, np.nan, 1, (50.0,)) == "50.0 (1 run)"
 
 
 def test_a_uar_interval_never_leaves_its_range():

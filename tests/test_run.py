@@ -243,7 +243,7 @@ def test_write_summaries_regenerates_summary_and_readme(tmp_path, tmp_data, monk
     summary = (paths.results_dir() / "summary.md").read_text()
     assert "## Claims ledger (all five papers)" in summary and "### 05_densenet_highway" in summary
     block = report.readme_current_block(readme)
-    assert "50.0 (1 seed)" in block and "| 5_densenet_highway | c1 |" in block
+    assert "50.0 (1 run)" in block and "| 5_densenet_highway | c1 |" in block
 
 
 @pytest.mark.parametrize("name", run.available_notebooks())
