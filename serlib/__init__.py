@@ -19,3 +19,7 @@ One concept, one module (see DESIGN.md section 3):
 """
 
 __version__ = "0.1.0"
+
+from serlib import cpu as _cpu
+
+_cpu.pin()  # before torch loads: the same CPU kernels, so the same numbers, on every x86 machine (serlib.cpu)

@@ -392,6 +392,7 @@ class Results:
             "methods": sorted({r["method"] for r in self._rows}),
             "device": self.meta.get("device") or _device(),
             **__import__("serlib.training", fromlist=["run_flags"]).run_flags(),  # dry run?, deterministic kernels?
+            "cpu_kernels": __import__("serlib.cpu", fromlist=["capability"]).capability(),  # AVX2 unless native
             "durations_s": {k: round(v, 3) for k, v in self.durations.items()},
             "wall_time_s": round(time.perf_counter() - self._started, 3),
             "git_commit": commit,
