@@ -106,13 +106,16 @@ def markdown(folder: Path | None = None) -> str:
     rec = read(folder)
     if rec is None:
         return ""
-    head = ["notebook", "wall time", "data", "features", "enhancement", "training", "evaluation", "fits",
-            "fits / min", "best epoch before last"]
+    from serlib.results import STAGES
+
+    # a stage no notebook timed (e.g. data: loading is part of the untimed rest) gets no column
+    stages = [k for k in STAGES if k == "evaluation" or any(r["stages_s"].get(k, 0) > 0 for r in rec["notebooks"])]
+    head = ["notebook", "wall time", *stages, "fits", "fits / min", "best epoch before last"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rec["notebooks"]:
         st = r["stages_s"]
         share = r.get("best_epoch_before_last")
-        cells = [r["notebook"], _minutes(r["wall_s"]), *(f"{st.get(k, 0):.0f} s" for k in head[2:7]),
+        cells = [r["notebook"], _minutes(r["wall_s"]), *(f"{st.get(k, 0):.0f} s" for k in stages),
                  "" if r.get("fits") is None else str(r["fits"]),
                  "" if r.get("fits_per_min") is None else f"{r['fits_per_min']:.1f}",
                  "" if share is None else f"{share:.0%}"]
