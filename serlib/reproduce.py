@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from serlib import paths
+from serlib.results import STAGES
 
 FILE = Path("benchmarks") / "reproduce.json"
 """Where the record lives, relative to the results folder."""
@@ -36,8 +37,6 @@ __all__ = ["FILE", "markdown", "notebook_record", "read", "write"]
 
 def notebook_record(notebook: str, wall_s: float, meta: Mapping[str, Any]) -> dict[str, Any]:
     """One notebook's entry from its runner wall time and its results metadata (``results/<nb>.json``)."""
-    from serlib.results import STAGES
-
     timed = {s: float((meta.get("durations_s") or {}).get(s, 0.0)) for s in STAGES if s != "evaluation"}
     stages = {**timed, "evaluation": max(0.0, float(wall_s) - sum(timed.values()))}
     fits = meta.get("fits")
@@ -106,8 +105,6 @@ def markdown(folder: Path | None = None) -> str:
     rec = read(folder)
     if rec is None:
         return ""
-    from serlib.results import STAGES
-
     # a stage no notebook timed (e.g. data: loading is part of the untimed rest) gets no column
     stages = [k for k in STAGES if k == "evaluation" or any(r["stages_s"].get(k, 0) > 0 for r in rec["notebooks"])]
     head = ["notebook", "wall time", *stages, "fits", "fits / min", "best epoch before last"]
